@@ -1,0 +1,202 @@
+"""The ``neuralbandits`` command: ``run``, ``list``, ``bench``.
+
+Bad input (an unknown policy, environment or dataset, a bad value) ends with a one-line
+``error: …`` on stderr and exit code 2, before anything is written.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import torch
+import typer
+
+from neuralbandits.registry import UnknownKeyError
+from neuralbandits.validation import InvalidParameterError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Contextual bandits — neural, clustered, logistic and combinatorial.",
+)
+
+DEFAULT_ENV = "classification:digits"
+DEFAULT_POLICIES = "random,linucb,neuucb-one"
+USER_ERRORS = (UnknownKeyError, InvalidParameterError, ValueError, FileNotFoundError, TypeError)
+
+
+class UsageError(Exception):
+    """A bad command line; reported as one line with exit code 2."""
+
+
+def fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code=2)
+
+
+def guarded(action: Callable[[], Any]) -> Any:
+    """Run ``action``; user errors become ``error: …`` + exit 2 (no traceback)."""
+    try:
+        return action()
+    except (UsageError, *USER_ERRORS) as error:  # noqa: B030
+        fail(str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__)
+
+
+def parse_value(text: str) -> Any:
+    """``"0.1"`` → 0.1, ``"3"`` → 3, ``"true"`` → True, ``"none"`` → None, else the string."""
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered == "none":
+        return None
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_assignments(items: list[str], what: str) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"{what} must look like NAME=VALUE; got {item!r}.")
+        params[key.strip()] = parse_value(value.strip())
+    return params
+
+
+def policy_params(names: list[str], items: list[str]) -> dict[str, dict[str, Any]]:
+    """``--param linucb.alpha=0.5`` → ``{"linucb": {"alpha": 0.5}}``."""
+    per_policy: dict[str, dict[str, Any]] = {name: {} for name in names}
+    for item in items:
+        target, dot, rest = item.partition(".")
+        if not dot or target not in per_policy:
+            raise UsageError(
+                f"--param must look like POLICY.NAME=VALUE with POLICY one of {', '.join(names)}; "
+                f"got {item!r}."
+            )
+        per_policy[target].update(parse_assignments([rest], "--param"))
+    return per_policy
+
+
+@app.command()
+def run(
+    env: str = typer.Option(DEFAULT_ENV, help="classification:<dataset or .npz> or synthetic:<kind>."),
+    policies: str = typer.Option(DEFAULT_POLICIES, help="Comma-separated policy keys."),
+    rounds: int = typer.Option(2000, help="Rounds T per run."),
+    seeds: int = typer.Option(2, help="Number of seeds (0..N-1)."),
+    out: Optional[Path] = typer.Option(None, help="Output folder (default runs/<env>-<time>)."),
+    data_dir: Optional[Path] = typer.Option(None, help="Folder with the datasets (else $NEURALBANDITS_DATA)."),
+    param: list[str] = typer.Option([], help="Policy hyperparameter POLICY.NAME=VALUE (repeatable)."),
+    env_param: list[str] = typer.Option([], help="Environment parameter NAME=VALUE (repeatable)."),
+    delay: int = typer.Option(0, help="Deliver feedback this many rounds late."),
+    threads: int = typer.Option(1, help="PyTorch threads (1 is fastest for per-round work)."),
+    quiet: bool = typer.Option(False, help="No progress bar."),
+) -> None:
+    """Run policies × seeds on an environment; write curves.csv, summary.json and regret.png."""
+    from neuralbandits.experiments.records import records_frame, summary_frame, write_outputs
+    from neuralbandits.experiments.runner import iter_runs
+    from neuralbandits.reporting.plots import plot_regret
+    from neuralbandits.reporting.tables import format_summary
+
+    torch.set_num_threads(threads)
+    spec, environment = guarded(lambda: prepare_run(env, policies, rounds, seeds, data_dir, param,
+                                                    env_param, delay))
+    out_dir = out or Path("runs") / f"{env.replace(':', '-').replace('/', '_')}-{time.strftime('%Y%m%d-%H%M%S')}"
+    total = len(spec.policies) * len(spec.seeds) * spec.rounds
+    from tqdm import tqdm
+
+    with tqdm(total=total, unit="round", disable=quiet, file=sys.stderr, desc=env) as bar:
+        results = list(iter_runs(spec, environment, progress=bar.update))
+    records = records_frame(results)
+    write_outputs(records, out_dir, env=env, rounds=rounds, seeds=list(spec.seeds))
+    plot_regret(records, out_dir / "regret.png", title=f"{env}, T = {rounds}")
+    typer.echo(format_summary(summary_frame(records)))
+    typer.echo(f"\nwrote {out_dir}/curves.csv, summary.json, records.parquet, regret.png")
+
+
+def prepare_run(env: str, policies: str, rounds: int, seeds: int, data_dir: Optional[Path],
+                param: list[str], env_param: list[str], delay: int):  # type: ignore[no-untyped-def]
+    """Validate everything (build the environment and every policy once) before running anything."""
+    from neuralbandits.envs.registry import build_env
+    from neuralbandits.experiments.spec import ExperimentSpec, PolicySpec
+    from neuralbandits.policies import build_policy
+
+    if rounds <= 0:
+        raise UsageError(f"--rounds must be a positive integer; got {rounds}.")
+    if seeds <= 0:
+        raise UsageError(f"--seeds must be a positive integer; got {seeds}.")
+    names = [p.strip() for p in policies.split(",") if p.strip()]
+    if not names:
+        raise UsageError("--policies names no policy.")
+    params = policy_params(names, param)
+    env_kwargs = parse_assignments(env_param, "--env-param")
+    if data_dir is not None:
+        env_kwargs["data_dir"] = data_dir
+    environment = build_env(env, **env_kwargs)
+    for name in names:
+        build_policy(name, environment.info, seed=0, **params[name])
+    spec = ExperimentSpec(
+        env=env, policies=tuple(PolicySpec(n, params[n]) for n in names), rounds=rounds,
+        seeds=tuple(range(seeds)), env_params=env_kwargs, delay=delay,
+    )
+    return spec, environment
+
+
+@app.command("list")
+def list_all() -> None:
+    """Show policies, environments and datasets, one line each."""
+    from neuralbandits.datasets import dataset_names, describe
+    from neuralbandits.envs.registry import ENVIRONMENTS
+    from neuralbandits.policies import POLICIES
+
+    typer.echo("policies:")
+    for key in POLICIES:
+        typer.echo(f"  {key:<22} {POLICIES.summary(key)}")
+    typer.echo("environments:")
+    typer.echo(f"  {'classification:<name>':<22} a K-class dataset as a K-armed bandit (block encoding)")
+    for key in ENVIRONMENTS:
+        typer.echo(f"  {key:<22} {ENVIRONMENTS.summary(key)}")
+    typer.echo("datasets (classification:<name>):")
+    for name in dataset_names():
+        typer.echo(f"  {name:<22} {describe(name)}")
+
+
+@app.command()
+def bench(
+    json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the results to this JSON file."),
+    data_dir: Optional[Path] = typer.Option(None, help="Folder with the datasets (else $NEURALBANDITS_DATA)."),
+    rounds: int = typer.Option(2000, help="Rounds per policy on shuttle."),
+    repeats: int = typer.Option(5, help="Repeats of the bank-vs-loop timing (median reported)."),
+    threads: int = typer.Option(1, help="PyTorch threads."),
+) -> None:
+    """Rounds/s of every policy on shuttle and the LearnerBank-vs-loop speed ratio."""
+    from neuralbandits.experiments.benchmark import bank_vs_loop, policy_throughput
+
+    torch.set_num_threads(threads)
+    throughput = guarded(lambda: policy_throughput(rounds=rounds, data_dir=data_dir))
+    typer.echo(f"{'policy':<14}{'rounds/s':>12}  (classification:shuttle, T = {rounds})")
+    for name, value in throughput.items():
+        typer.echo(f"{name:<14}{value:>12.0f}")
+    ratios = bank_vs_loop(sizes=(50, 1000), repeats=repeats)
+    typer.echo(f"\n{'networks':<10}{'bank ms':>10}{'loop ms':>10}{'speed-up':>10}  (forward+backward, width 100, 10 arms)")
+    for row in ratios:
+        typer.echo(f"{row['n_networks']:<10}{row['bank_ms']:>10.2f}{row['loop_ms']:>10.2f}{row['speedup']:>9.1f}x")
+    if json_path is not None:
+        payload = {"threads": threads, "rounds": rounds, "rounds_per_s": throughput, "bank_vs_loop": ratios}
+        json_path.write_text(json.dumps(payload, indent=2) + "\n")
+        typer.echo(f"\nwrote {json_path}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

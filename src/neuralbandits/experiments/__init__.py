@@ -1,0 +1,1 @@
+"""Experiments: specs, the runner and the records it produces."""

@@ -1,0 +1,113 @@
+"""The runner: plays a policy against an environment for ``T`` rounds and records every round.
+
+Each run seed derives two independent child seeds (``SeedSequence.spawn``): one for the
+environment stream, one for the policy, so every policy of a seed faces the same contexts and the
+same seed gives the same curve.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+
+from neuralbandits.envs.base import BanditEnv
+from neuralbandits.experiments.spec import ExperimentSpec, PolicySpec
+from neuralbandits.policies.base import PolicyBase, build_policy
+from neuralbandits.rng import spawn_seeds
+from neuralbandits.types import Feedback
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Per-round records of one (policy, seed) run; arrays have length ``T``."""
+
+    policy: str
+    seed: int
+    actions: np.ndarray
+    rewards: np.ndarray
+    regrets: np.ndarray
+    elapsed_s: np.ndarray  # wall-clock seconds since the start of the run, after each round
+
+    @property
+    def cumulative_regret(self) -> np.ndarray:
+        return np.cumsum(self.regrets)
+
+    @property
+    def seconds(self) -> float:
+        return float(self.elapsed_s[-1]) if len(self.elapsed_s) else 0.0
+
+
+def run_seeds(seed: int) -> tuple[int, int]:
+    """``(environment seed, policy seed)`` of a run seed."""
+    env_seed, policy_seed = spawn_seeds(seed, 2)
+    return env_seed, policy_seed
+
+
+def run_policy(
+    env: BanditEnv,
+    policy: PolicyBase,
+    rounds: int,
+    *,
+    env_seed: int,
+    label: str | None = None,
+    seed: int = 0,
+    delay: int = 0,
+    progress: Progress | None = None,
+) -> RunResult:
+    """Play ``rounds`` rounds; feedback reaches the policy ``delay`` rounds after its choice.
+
+    ``progress`` is called with the number of rounds completed since its previous call.
+    """
+    actions = np.zeros(rounds, dtype=np.int64)
+    rewards = np.zeros(rounds)
+    regrets = np.zeros(rounds)
+    elapsed = np.zeros(rounds)
+    pending: deque[Feedback] = deque()
+    context = env.reset(seed=env_seed)
+    start = time.perf_counter()
+    step_report = max(1, rounds // 100)
+    for t in range(rounds):
+        chosen = policy.select(context)
+        outcome = env.step(chosen)
+        pending.append(Feedback(context=context, actions=chosen, rewards=outcome.rewards))
+        if len(pending) > delay:
+            policy.update(pending.popleft())
+        actions[t] = int(chosen[0])
+        rewards[t] = float(outcome.rewards[0])
+        regrets[t] = float(outcome.regret[0])
+        elapsed[t] = time.perf_counter() - start
+        context = outcome.next_context
+        if progress is not None and (t + 1) % step_report == 0:
+            progress(step_report)
+    if progress is not None and rounds % step_report:
+        progress(rounds % step_report)
+    return RunResult(label or policy.key, seed, actions, rewards, regrets, elapsed)
+
+
+def iter_runs(
+    spec: ExperimentSpec, env: BanditEnv, *, progress: Progress | None = None
+) -> Iterator[RunResult]:
+    """Every (policy, seed) run of ``spec`` on ``env``, policies in order, then seeds."""
+    for policy_spec in spec.policies:
+        for seed in spec.seeds:
+            yield run_one(spec, policy_spec, seed, env, progress=progress)
+
+
+def run_one(
+    spec: ExperimentSpec, policy_spec: PolicySpec, seed: int, env: BanditEnv,
+    *, progress: Progress | None = None,
+) -> RunResult:
+    env_seed, policy_seed = run_seeds(seed)
+    policy = build_policy(policy_spec.key, env.info, seed=policy_seed, **policy_spec.params)
+    with torch.inference_mode(False):
+        return run_policy(
+            env, policy, spec.rounds, env_seed=env_seed, label=policy_spec.label, seed=seed,
+            delay=spec.delay, progress=progress,
+        )

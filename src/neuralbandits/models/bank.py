@@ -1,0 +1,200 @@
+"""``LearnerBank``: ``M`` small networks held as stacked tensors and run as one batched computation.
+
+The bank stacks its members once (``torch.func.stack_module_state``); the stacked tensors are the
+only copy and are trained directly.  Members are evaluated with ``functional_call`` under ``vmap``
+and trained with one backward pass whose per-member losses are summed, so every member receives
+exactly the gradient it would receive alone; the optimiser state is per member
+(:class:`~neuralbandits.models.training.MaskedAdam`), so members that did not train keep their state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+from torch.func import functional_call, grad_and_value, stack_module_state, vmap
+
+from neuralbandits.models.gradient_features import FactoredGradients
+from neuralbandits.models.networks import (
+    MLP,
+    NetworkConfig,
+    first_layer_blocks,
+    first_layer_dense,
+    first_layer_one_block,
+)
+from neuralbandits.rng import make_generator
+from neuralbandits.types import ArmFeatures, BlockArms
+
+
+@dataclass(frozen=True)
+class SampleInputs:
+    """Network inputs of ``S`` samples for each of ``N`` members: dense ``(N, S, d)``, or block contexts
+    ``(N, S, d_x)`` with the block (arm) index of each sample in ``block_ids`` ``(N, S)``."""
+
+    features: Tensor
+    block_ids: Tensor | None = None
+
+    def __len__(self) -> int:
+        return int(self.features.shape[0])
+
+
+def _key(name: str) -> str:
+    return name.replace(".", "__")
+
+
+class LearnerBank(nn.Module):
+    """``n_members`` networks of one architecture as stacked parameters ``(M, …)``.
+
+    Args:
+        dim: input dimension ``d`` (``K·d_x`` for block-encoded arms).
+        n_members: ``M``.
+        network: architecture of every member.
+        n_blocks: ``K`` when inputs use the block encoding (1 otherwise).
+        identical: start every member as a copy of one network (paper 000 Alg. 1 line 3) instead of
+            independent draws.
+        seed: seed of the initialisation.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        n_members: int,
+        *,
+        network: NetworkConfig = NetworkConfig(),
+        n_blocks: int = 1,
+        identical: bool = True,
+        seed: int | None = None,
+    ) -> None:
+        super().__init__()
+        if n_members < 1:
+            raise ValueError(f"LearnerBank needs n_members >= 1; got {n_members}.")
+        generator = make_generator(seed)
+        template = network.build(dim, generator)
+        members = [template if identical else network.build(dim, generator) for _ in range(n_members)]
+        stacked, _ = stack_module_state(members)
+        self.names = list(stacked)
+        self.params = nn.ParameterDict(
+            {_key(n): nn.Parameter(v.detach().clone()) for n, v in stacked.items()}
+        )
+        self.n_members, self.dim, self.n_blocks = n_members, dim, n_blocks
+        self.width = network.width
+        self.has_bias = network.bias
+        self._tail = template.tail.to("meta")  # a skeleton for functional_call; holds no data
+        self._tail_names = [n for n in self.names if n.startswith("tail.")]
+
+    # -- parameters -------------------------------------------------------------------------
+    def stacked(self) -> dict[str, Tensor]:
+        """Name → stacked parameter ``(M, …)`` (the trained tensors themselves)."""
+        return {n: self.params[_key(n)] for n in self.names}
+
+    def gather(self, member_ids: Tensor | None) -> dict[str, Tensor]:
+        """Parameters of ``member_ids`` ``(N,)`` as ``(N, …)`` tensors (all members for ``None``)."""
+        stacked = self.stacked()
+        if member_ids is None:
+            return stacked
+        # index_select (not v[ids]): its backward is index_add_, far cheaper than index_put_
+        return {n: v.index_select(0, member_ids) for n, v in stacked.items()}
+
+    @torch.no_grad()
+    def copy_members(self, source_ids: Tensor, target_ids: Tensor) -> None:
+        """Overwrite members ``target_ids`` with the parameters of ``source_ids``."""
+        for value in self.stacked().values():
+            value[target_ids] = value[source_ids]
+
+    @property
+    def n_params(self) -> int:
+        """``p``, parameters of one member."""
+        return sum(v[0].numel() for v in self.stacked().values())
+
+    # -- evaluation ---------------------------------------------------------------------------
+    def _tail_forward(self, params: dict[str, Tensor], hidden: Tensor) -> Tensor:
+        """``tail`` of every member on its own rows: hidden ``(N, S, m)`` → ``(N, S)``.
+
+        Written as batched contractions rather than ``vmap(functional_call)``: the batching rule of
+        ``linear`` falls back to a per-member loop in the backward pass, ten times slower here.
+        """
+        for index in range(1, len(self._tail), 2):  # tail = ReLU, Linear, ReLU, Linear, …
+            hidden = hidden.relu()
+            weight = params[f"tail.{index}.weight"]
+            bias = params.get(f"tail.{index}.bias")
+            if weight.shape[1] == 1:  # the output layer: a weighted sum is cheaper than a matmul
+                hidden = (hidden * weight).sum(-1, keepdim=True)
+            else:
+                hidden = torch.einsum("nsh,noh->nso", hidden, weight)
+            if bias is not None:
+                hidden = hidden + bias[:, None, :]
+        return hidden.squeeze(-1)
+
+    def predict(self, member_ids: Tensor | None, inputs: SampleInputs) -> Tensor:
+        """``f(x_{n,s}; θ_{member_n})`` for ``S`` samples of each of ``N`` members → ``(N, S)``
+        (``member_ids=None``: every member, ``N = M``)."""
+        params = self.gather(member_ids)
+        bias = params.get("first.bias")
+        if inputs.block_ids is None:
+            hidden = first_layer_dense(params["first.weight"], bias, inputs.features)
+        else:
+            hidden = first_layer_one_block(
+                params["first.weight"], bias, inputs.features, inputs.block_ids, self.n_blocks
+            )
+        return self._tail_forward(params, hidden)
+
+    def _hidden_arms(self, params: dict[str, Tensor], arms: ArmFeatures) -> Tensor:
+        bias = params.get("first.bias")
+        if isinstance(arms, BlockArms):
+            return first_layer_blocks(params["first.weight"], bias, arms.contexts, self.n_blocks)
+        return first_layer_dense(params["first.weight"], bias, arms)
+
+    def predict_arms(self, member_ids: Tensor, arms: ArmFeatures) -> Tensor:
+        """Every arm of round ``b`` under member ``member_ids[b]`` → ``(B, K)``."""
+        params = self.gather(member_ids)
+        return self._tail_forward(params, self._hidden_arms(params, arms))
+
+    def predict_all(self, arms: ArmFeatures) -> Tensor:
+        """The ``K`` arms of one round under **every** member → ``(M, K)`` (one batched computation)."""
+        params = self.stacked()
+        if isinstance(arms, BlockArms):
+            arms = BlockArms(arms.contexts.expand(self.n_members, -1), arms.n_arms)
+        else:
+            arms = arms.expand(self.n_members, -1, -1)
+        return self._tail_forward(params, self._hidden_arms(params, arms))
+
+    def gradient_features(
+        self, member_ids: Tensor, arms: ArmFeatures
+    ) -> tuple[Tensor, FactoredGradients]:
+        """Predictions ``(B, K)`` and per-arm gradients ``g(x; θ_{member_b})`` in factored form.
+
+        The gradient with respect to the first layer is ``δ ⊗ x`` with ``δ = ∂f/∂h₁``; it is returned
+        as ``δ`` ``(B, K, m)`` plus the inputs, and the gradient of the remaining layers as ``(B, K, p_rest)``.
+        """
+        params = self.gather(member_ids)
+        hidden = self._hidden_arms(params, arms)
+        tail = {n[len("tail."):]: params[n] for n in self._tail_names}
+
+        def f_tail(h: Tensor, p: dict[str, Tensor]) -> Tensor:
+            return functional_call(self._tail, p, (h,)).squeeze(-1)
+
+        per_arm = vmap(grad_and_value(f_tail, argnums=(0, 1)), in_dims=(0, None))
+        (delta, tail_grads), values = vmap(per_arm)(hidden, tail)
+        batch, n_arms = values.shape
+        rest = torch.cat([tail_grads[n[len("tail."):]].reshape(batch, n_arms, -1) for n in self._tail_names], -1)
+        if isinstance(arms, BlockArms):
+            inputs, n_blocks = arms.contexts, arms.n_arms
+        else:
+            inputs, n_blocks = arms, 1
+        return values, FactoredGradients(
+            delta=delta, inputs=inputs, n_blocks=n_blocks, has_bias=self.has_bias, rest=rest
+        )
+
+    def forward(self, member_ids: Tensor, inputs: SampleInputs) -> Tensor:
+        return self.predict(member_ids, inputs)
+
+
+def members_as_modules(bank: LearnerBank, network: NetworkConfig) -> list[MLP]:
+    """Unstack the bank into ``M`` independent ``MLP`` modules (copies; for tests and export)."""
+    modules = []
+    for index in range(bank.n_members):
+        module = network.build(bank.dim)
+        module.load_state_dict({n: v[index].detach().clone() for n, v in bank.stacked().items()})
+        modules.append(module)
+    return modules

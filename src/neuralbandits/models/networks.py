@@ -1,0 +1,124 @@
+"""Small MLPs and their initialisations, with a first layer that understands block-encoded arms.
+
+Every network here is ``f(x) = tail(first(x))``: ``first`` is a ``Linear(d → m)`` and ``tail`` is
+``ReLU → Linear(m → m) → … → ReLU → Linear(m → 1)``.  Splitting off the first layer is what lets the
+library exploit the disjoint "K long vectors" encoding: for ``x_{t,a} = e_a ⊗ x`` the first layer is
+``W_1[:, block a] · x``, so no ``(K, K·d_x)`` copy is ever formed, and the first-layer gradient is the
+outer product ``δ ⊗ x`` (see :mod:`neuralbandits.models.gradient_features`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from neuralbandits.validation import Interval, OneOf, check_params
+
+
+class MLP(nn.Module):
+    """``f(x; θ) = W_L σ(… σ(W_1 x))`` with ReLU ``σ``, width ``m`` and depth ``L`` (layers with weights).
+
+    ``init="gaussian"`` is paper 000 §5: hidden weights ``N(0, 2/m)``, output weights ``N(0, 1/m)``
+    (the first layer ``N(0, 2/m)`` too), no biases unless ``bias=True``.  ``init="pytorch"`` keeps
+    ``nn.Linear``'s default (Kaiming-uniform) initialisation.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        *,
+        width: int = 100,
+        depth: int = 2,
+        bias: bool = False,
+        init: str = "gaussian",
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        check_params(
+            "MLP",
+            {"dim": dim, "width": width, "depth": depth, "init": init},
+            {
+                "dim": Interval(1, None, integer=True),
+                "width": Interval(1, None, integer=True),
+                "depth": Interval(2, None, integer=True),
+                "init": OneOf(("gaussian", "pytorch")),
+            },
+        )
+        self.first = nn.Linear(dim, width, bias=bias)
+        layers: list[nn.Module] = []
+        for _ in range(depth - 2):
+            layers += [nn.ReLU(), nn.Linear(width, width, bias=bias)]
+        layers += [nn.ReLU(), nn.Linear(width, 1, bias=bias)]
+        self.tail = nn.Sequential(*layers)
+        if init == "gaussian":
+            self._gaussian_init(width, generator)
+
+    @torch.no_grad()
+    def _gaussian_init(self, width: int, generator: torch.Generator | None) -> None:
+        linears = [self.first] + [m for m in self.tail if isinstance(m, nn.Linear)]
+        for index, layer in enumerate(linears):
+            variance = (1.0 if index == len(linears) - 1 else 2.0) / width
+            layer.weight.normal_(0.0, variance**0.5, generator=generator)
+            if layer.bias is not None:
+                layer.bias.zero_()
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``(..., d) → (...)``."""
+        return self.tail(self.first(x)).squeeze(-1)
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """Architecture of every member of a bank (paper 000 §5 defaults: ``m = 100``, 2 layers, no bias)."""
+
+    width: int = 100
+    depth: int = 2
+    bias: bool = False
+    init: str = "gaussian"
+
+    def build(self, dim: int, generator: torch.Generator | None = None) -> MLP:
+        return MLP(
+            dim, width=self.width, depth=self.depth, bias=self.bias, init=self.init, generator=generator
+        )
+
+
+def first_layer_dense(weight: Tensor, bias: Tensor | None, inputs: Tensor) -> Tensor:
+    """Per-member first layer on dense inputs: weight ``(N, m, d)``, inputs ``(N, …, d)`` → ``(N, …, m)``."""
+    shape = inputs.shape
+    flat = inputs.reshape(shape[0], -1, shape[-1])
+    hidden = torch.einsum("nsd,nmd->nsm", flat, weight)
+    if bias is not None:
+        hidden = hidden + bias[:, None, :]
+    return hidden.reshape(*shape[:-1], weight.shape[1])
+
+
+def first_layer_blocks(
+    weight: Tensor, bias: Tensor | None, contexts: Tensor, n_blocks: int
+) -> Tensor:
+    """Per-member first layer on **every** block arm: weight ``(N, m, K·d_x)``, contexts ``(N, d_x)``.
+
+    Returns ``(N, K, m)``: row ``a`` is ``W_1[:, block a] · x`` — the first layer of the block-encoded
+    arm ``a`` without building it.
+    """
+    n, width, _ = weight.shape
+    blocks = weight.view(n, width, n_blocks, contexts.shape[-1])
+    hidden = torch.einsum("nmkd,nd->nkm", blocks, contexts)
+    if bias is not None:
+        hidden = hidden + bias[:, None, :]
+    return hidden
+
+
+def first_layer_one_block(
+    weight: Tensor, bias: Tensor | None, contexts: Tensor, block_ids: Tensor, n_blocks: int
+) -> Tensor:
+    """Per-member first layer of one block arm per sample: weight ``(N, m, K·d_x)``, contexts
+    ``(N, S, d_x)``, block_ids ``(N, S)`` → ``(N, S, m)``.  Only the played blocks are read."""
+    n, width, _ = weight.shape
+    blocks = weight.view(n, width, n_blocks, contexts.shape[-1]).transpose(1, 2)  # (N, K, m, d_x)
+    chosen = blocks[torch.arange(n, device=weight.device)[:, None], block_ids]  # (N, S, m, d_x)
+    hidden = torch.einsum("nsmd,nsd->nsm", chosen, contexts)
+    if bias is not None:
+        hidden = hidden + bias[:, None, :]
+    return hidden

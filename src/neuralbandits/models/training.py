@@ -1,0 +1,204 @@
+"""When and how the networks of a bank are trained: the schedule, the data, the per-member optimiser.
+
+* :class:`TrainSchedule` — paper 000 §6: "we train the neural networks every 10 rounds in the first
+  1000 rounds and every 100 rounds afterwards … we use Adam".
+* :class:`SampleBuffer` — samples stored once, each linked to one or more owners (bank members), so a
+  sample shared by a whole cluster (M-CNB, Alg. 1 lines 14–18) is not copied per member.
+* :class:`MaskedAdam` — Adam on stacked parameters with per-member step counts; only members that
+  train this step move, so a member's state is exactly what it would be alone.
+* :func:`train_members` — minibatch steps for many members at once, one backward per step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from neuralbandits.models.bank import LearnerBank, SampleInputs
+from neuralbandits.validation import Interval, OneOf, check_params
+
+
+@dataclass(frozen=True)
+class TrainSchedule:
+    """Train at rounds ``t`` (1-based) with ``t % every == 0`` while ``t < switch_at``, then every
+    ``every_after`` rounds; each training runs ``n_steps`` minibatch steps of ``batch_size`` samples per
+    member with ``optimizer`` at learning rate ``lr``, stopping a member early once its minibatch loss
+    is ≤ ``early_stop_loss``."""
+
+    every: int = 10
+    every_after: int = 100
+    switch_at: int = 1000
+    n_steps: int = 50
+    batch_size: int = 16
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    early_stop_loss: float = 1e-3
+
+    def __post_init__(self) -> None:
+        check_params(
+            "TrainSchedule",
+            vars(self),
+            {
+                "every": Interval(1, None, integer=True),
+                "every_after": Interval(1, None, integer=True),
+                "switch_at": Interval(0, None, integer=True),
+                "n_steps": Interval(0, None, integer=True),
+                "batch_size": Interval(1, None, integer=True),
+                "lr": Interval(0, None, low_open=True),
+                "optimizer": OneOf(("adam", "sgd")),
+                "early_stop_loss": Interval(0, None),
+            },
+        )
+
+    def is_training_round(self, t: int) -> bool:
+        period = self.every if t < self.switch_at else self.every_after
+        return t % period == 0
+
+
+class SampleBuffer(nn.Module):
+    """Growing storage of ``(input, block id, target)`` samples and ``(owner, sample)`` links."""
+
+    def __init__(self, input_dim: int, *, capacity: int = 1024) -> None:
+        super().__init__()
+        self.register_buffer("features", torch.zeros(capacity, input_dim))
+        self.register_buffer("block_ids", torch.zeros(capacity, dtype=torch.int64))
+        self.register_buffer("targets", torch.zeros(capacity))
+        self.register_buffer("owners", torch.zeros(capacity, dtype=torch.int64))
+        self.register_buffer("samples", torch.zeros(capacity, dtype=torch.int64))
+        self.register_buffer("sizes", torch.zeros(2, dtype=torch.int64))  # [n_samples, n_links]
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.sizes[0])
+
+    @property
+    def n_links(self) -> int:
+        return int(self.sizes[1])
+
+    @staticmethod
+    def _grow(buffer: Tensor, needed: int) -> Tensor:
+        if needed <= buffer.shape[0]:
+            return buffer
+        grown = buffer.new_zeros((max(needed, 2 * buffer.shape[0]),) + tuple(buffer.shape[1:]))
+        grown[: buffer.shape[0]] = buffer
+        return grown
+
+    def add(
+        self,
+        features: Tensor,
+        block_ids: Tensor | None,
+        targets: Tensor,
+        owners: Tensor,
+        sample_of_owner: Tensor,
+    ) -> None:
+        """Append ``N`` samples — features ``(N, d)`` (block contexts ``(N, d_x)`` with ``block_ids``
+        ``(N,)``), targets ``(N,)`` — and ``L`` links: link ``l`` gives new sample ``sample_of_owner[l]``
+        to member ``owners[l]``."""
+        start, n_new = self.n_samples, features.shape[0]
+        link_start, n_links = self.n_links, owners.shape[0]
+        for name, needed in (("features", start + n_new), ("block_ids", start + n_new),
+                             ("targets", start + n_new), ("owners", link_start + n_links),
+                             ("samples", link_start + n_links)):
+            self._buffers[name] = self._grow(self._buffers[name], needed)
+        self.features[start : start + n_new] = features
+        if block_ids is not None:
+            self.block_ids[start : start + n_new] = block_ids
+        self.targets[start : start + n_new] = targets
+        self.owners[link_start : link_start + n_links] = owners
+        self.samples[link_start : link_start + n_links] = sample_of_owner + start
+        self.sizes += torch.tensor([n_new, n_links])
+
+    def inputs(self, sample_ids: Tensor, blocks: bool) -> SampleInputs:
+        return SampleInputs(self.features[sample_ids], self.block_ids[sample_ids] if blocks else None)
+
+    def grouped_links(self) -> tuple[Tensor, Tensor]:
+        """Links sorted by owner (stable): ``(owners, samples)``."""
+        owners = self.owners[: self.n_links]
+        order = torch.argsort(owners, stable=True)
+        return owners[order], self.samples[: self.n_links][order]
+
+
+class MaskedAdam(nn.Module):
+    """Adam (Kingma & Ba 2015) or SGD on a bank's stacked parameters, one state per member."""
+
+    def __init__(self, bank: LearnerBank, *, lr: float, kind: str = "adam",
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
+        super().__init__()
+        self.lr, self.kind, self.betas, self.eps = lr, kind, betas, eps
+        self.names = bank.names
+        for name, value in bank.stacked().items():
+            if kind == "adam":
+                self.register_buffer("m__" + name.replace(".", "__"), torch.zeros_like(value))
+                self.register_buffer("v__" + name.replace(".", "__"), torch.zeros_like(value))
+        self.register_buffer("steps", torch.zeros(bank.n_members, dtype=torch.int64))
+
+    @torch.no_grad()
+    def step(self, params: dict[str, Tensor], member_ids: Tensor) -> None:
+        """Apply one step to members ``member_ids`` (unique) using ``params[name].grad``."""
+        self.steps[member_ids] += 1
+        beta1, beta2 = self.betas
+        t = self.steps[member_ids].to(torch.float32)
+        for name in self.names:
+            param = params[name]
+            grad = param.grad[member_ids]
+            if self.kind == "sgd":
+                param[member_ids] -= self.lr * grad
+                continue
+            key = name.replace(".", "__")
+            m = self._buffers["m__" + key][member_ids] * beta1 + (1 - beta1) * grad
+            v = self._buffers["v__" + key][member_ids] * beta2 + (1 - beta2) * grad.square()
+            self._buffers["m__" + key][member_ids] = m
+            self._buffers["v__" + key][member_ids] = v
+            shape = (-1,) + (1,) * (grad.ndim - 1)
+            m_hat = m / (1 - beta1 ** t).view(shape)
+            v_hat = v / (1 - beta2 ** t).view(shape)
+            param[member_ids] -= self.lr * m_hat / (v_hat.sqrt() + self.eps)
+
+
+def half_squared_loss(predictions: Tensor, targets: Tensor) -> Tensor:
+    """``½ (f − r)²`` per sample (paper 000, Alg. 1)."""
+    return 0.5 * (predictions - targets).square()
+
+
+def train_members(
+    bank: LearnerBank,
+    optimizer: MaskedAdam,
+    buffer: SampleBuffer,
+    member_ids: Tensor,
+    schedule: TrainSchedule,
+    generator: torch.Generator,
+    *,
+    blocks: bool,
+    loss_fn=half_squared_loss,
+) -> Tensor:
+    """Train members ``member_ids`` (unique) on their own samples; returns each member's last loss.
+
+    Every step draws ``batch_size`` of a member's samples uniformly with replacement, computes the
+    member's mean loss, and sums over members before one backward pass, so each member receives the
+    gradient it would receive alone.  Members with no sample are left untouched.
+    """
+    owners, samples = buffer.grouped_links()
+    counts = torch.bincount(owners, minlength=bank.n_members)
+    offsets = torch.cumsum(counts, 0) - counts
+    members = member_ids[counts[member_ids] > 0]
+    last_loss = torch.full((bank.n_members,), float("nan"))
+    params = bank.stacked()
+    for _ in range(schedule.n_steps):
+        if members.numel() == 0:
+            break
+        draws = torch.rand(members.shape[0], schedule.batch_size, generator=generator)
+        picks = offsets[members, None] + (draws * counts[members, None]).long()
+        sample_ids = samples[picks]  # (A, batch_size)
+        predictions = bank.predict(members, buffer.inputs(sample_ids, blocks))
+        per_member = loss_fn(predictions, buffer.targets[sample_ids]).mean(1)
+        for param in params.values():
+            param.grad = None
+        per_member.sum().backward()
+        optimizer.step(params, members)
+        last_loss[members] = per_member.detach()
+        members = members[per_member.detach() > schedule.early_stop_loss]
+    for param in params.values():
+        param.grad = None
+    return last_loss

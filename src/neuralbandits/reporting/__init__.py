@@ -1,0 +1,1 @@
+"""Reporting: tables and figures built from run records only (nothing is re-run)."""

@@ -1,0 +1,42 @@
+"""Figures built from the records table: cumulative regret, mean ± std over seeds, per policy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never open a window
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+
+def regret_curves(records: pd.DataFrame, *, max_points: int = 500) -> pd.DataFrame:
+    """Mean and std of cumulative regret over seeds per (policy, t), thinned to ``max_points`` rounds."""
+    horizon = int(records["t"].max())
+    keep = np.unique(np.linspace(1, horizon, min(max_points, horizon)).round().astype(int))
+    thinned = records[records["t"].isin(keep)]
+    stats = thinned.groupby(["policy", "t"], sort=False)["cumulative_regret"].agg(["mean", "std"])
+    return stats.fillna(0.0).reset_index()
+
+
+def plot_regret(records: pd.DataFrame, path: Path, *, title: str = "") -> Path:
+    """Write a PNG of cumulative regret (mean line, ± std band) for every policy."""
+    curves = regret_curves(records)
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    for policy in dict.fromkeys(records["policy"]):
+        c = curves[curves["policy"] == policy]
+        line = ax.plot(c["t"], c["mean"], label=policy, linewidth=1.6)[0]
+        ax.fill_between(c["t"], c["mean"] - c["std"], c["mean"] + c["std"],
+                        color=line.get_color(), alpha=0.18, linewidth=0)
+    n_seeds = records["seed"].nunique()
+    ax.set_xlabel("round t")
+    ax.set_ylabel("cumulative regret")
+    ax.set_title(title or "Cumulative regret")
+    ax.grid(alpha=0.3)
+    ax.legend(title=f"mean ± std, {n_seeds} seed{'s' if n_seeds > 1 else ''}", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
