@@ -208,6 +208,8 @@ class Outcome:
     expected_rewards: Tensor  # (B,) true expected reward of what was chosen
     best_expected_rewards: Tensor  # (B,) best achievable in the same context
     next_context: Context
+    #: further per-round diagnostics, each ``(B,)`` (e.g. ``"alpha_regret"``); recorded by the runner
+    extras: dict[str, Tensor] = field(default_factory=dict)
 
     @property
     def regret(self) -> Tensor:
