@@ -13,22 +13,22 @@ from neuralbandits.experiments.runner import RunResult
 
 
 def records_frame(results: Iterable[RunResult]) -> pd.DataFrame:
-    """One row per (policy, seed, round ``t`` = 1..T): action, reward, regret, cumulative regret, seconds."""
-    frames = [
-        pd.DataFrame(
-            {
-                "policy": r.policy,
-                "seed": r.seed,
-                "t": np.arange(1, len(r.regrets) + 1),
-                "action": r.actions,
-                "reward": r.rewards,
-                "regret": r.regrets,
-                "cumulative_regret": r.cumulative_regret,
-                "elapsed_s": r.elapsed_s,
-            }
-        )
-        for r in results
-    ]
+    """One row per (policy, seed, round ``t`` = 1..T): action, reward, regret, cumulative regret, seconds,
+    and every ``Outcome.extras`` diagnostic.  A slate is written as its arms separated by spaces."""
+    frames = []
+    for r in results:
+        actions = r.actions if r.actions.ndim == 1 else [" ".join(map(str, row)) for row in r.actions]
+        columns = {
+            "policy": r.policy,
+            "seed": r.seed,
+            "t": np.arange(1, len(r.regrets) + 1),
+            "action": actions,
+            "reward": r.rewards,
+            "regret": r.regrets,
+            "cumulative_regret": r.cumulative_regret,
+            "elapsed_s": r.elapsed_s,
+        }
+        frames.append(pd.DataFrame({**columns, **r.extras}))
     return pd.concat(frames, ignore_index=True)
 
 

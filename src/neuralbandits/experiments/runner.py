@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 import numpy as np
@@ -34,6 +34,7 @@ class RunResult:
     rewards: np.ndarray
     regrets: np.ndarray
     elapsed_s: np.ndarray  # wall-clock seconds since the start of the run, after each round
+    extras: dict[str, np.ndarray] = field(default_factory=dict)  # Outcome.extras, per round
 
     @property
     def cumulative_regret(self) -> np.ndarray:
@@ -65,7 +66,8 @@ def run_policy(
 
     ``progress`` is called with the number of rounds completed since its previous call.
     """
-    actions = np.zeros(rounds, dtype=np.int64)
+    actions: np.ndarray | None = None  # (T,) arms, or (T, S) slates
+    extras: dict[str, np.ndarray] = {}
     rewards = np.zeros(rounds)
     regrets = np.zeros(rounds)
     elapsed = np.zeros(rounds)
@@ -79,8 +81,12 @@ def run_policy(
         pending.append(Feedback(context=context, actions=chosen, rewards=outcome.rewards))
         if len(pending) > delay:
             policy.update(pending.popleft())
-        actions[t] = int(chosen[0])
-        rewards[t] = float(outcome.rewards[0])
+        if actions is None:
+            actions = np.zeros((rounds,) + tuple(chosen.shape[1:]), dtype=np.int64)
+        actions[t] = chosen[0].numpy()
+        rewards[t] = float(outcome.rewards[0].sum())
+        for name, value in outcome.extras.items():
+            extras.setdefault(name, np.zeros(rounds))[t] = float(value[0])
         regrets[t] = float(outcome.regret[0])
         elapsed[t] = time.perf_counter() - start
         context = outcome.next_context
@@ -88,7 +94,8 @@ def run_policy(
             progress(step_report)
     if progress is not None and rounds % step_report:
         progress(rounds % step_report)
-    return RunResult(label or policy.key, seed, actions, rewards, regrets, elapsed)
+    assert actions is not None
+    return RunResult(label or policy.key, seed, actions, rewards, regrets, elapsed, extras)
 
 
 def iter_runs(
