@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from neuralbandits.envs.base import BanditEnv
+from neuralbandits.envs.classification import ClassificationEnv
 from neuralbandits.envs.synthetic import ClusteredEnv, NonlinearEnv
 from neuralbandits.registry import Registry
 from neuralbandits.validation import InvalidParameterError
@@ -23,14 +24,20 @@ ENVIRONMENTS = Registry[BanditEnv]("environment")
 def build_env(spec: str, **kwargs: Any) -> BanditEnv:
     """Build the environment named by ``spec`` (``"family:name"``), passing ``kwargs`` to it.
 
-    ``synthetic:*`` specs are registry keys (``synthetic:clustered``, ``synthetic:quadratic``, …);
-    an unknown spec raises ``UnknownKeyError`` naming the closest registered keys.
+    ``classification:<dataset name or .npz path>`` builds a
+    :class:`~neuralbandits.envs.classification.ClassificationEnv`; ``synthetic:*`` specs are registry
+    keys (``synthetic:clustered``, ``synthetic:quadratic``, …); an unknown spec raises
+    ``UnknownKeyError`` naming the closest registered keys.
     """
     if not isinstance(spec, str):
         raise TypeError(f"An environment spec must be a 'family:name' string; got {spec!r}.")
     family, _, name = spec.partition(":")
-    # Parameterised families are dispatched here, before the lookup of fixed keys, e.g.
-    #     if family == "classification": return <env for dataset `name`>(**kwargs)
+    if family == "classification":
+        if not name:
+            raise InvalidParameterError(
+                "classification needs a dataset: 'classification:<name or path to .npz>'."
+            )
+        return ClassificationEnv(name, **kwargs)
     return ENVIRONMENTS.build(spec, **kwargs)
 
 

@@ -45,6 +45,7 @@ class DiagonalDesign(nn.Module):
             return features.weighted_square_norm(inverse)
         return (features.square() * inverse[:, None, :]).sum(-1)
 
+    @torch.no_grad()
     def update(self, member_ids: Tensor, chosen: Chosen, weights: Tensor | None = None) -> None:
         """``Z_{member_b} += w_b g_b g_bᵀ`` (diagonal part) for the played arms ``(B, p)``."""
         if isinstance(chosen, ChosenGradients):
@@ -78,6 +79,7 @@ class FullDesign(nn.Module):
         g = self._dense(features)
         return torch.einsum("bkp,bpq,bkq->bk", g, self.inverse[member_ids], g)
 
+    @torch.no_grad()
     def update(self, member_ids: Tensor, chosen: Chosen, weights: Tensor | None = None) -> None:
         """Rank-one updates, in order (a member may appear more than once in the batch)."""
         g = self._dense(chosen)

@@ -132,7 +132,7 @@ class PolicyBase(nn.Module):
                 module_name, _, attr = name.rpartition(".")
                 module = self.get_submodule(module_name) if module_name else self
                 if attr in module._parameters:
-                    module._parameters[attr] = nn.Parameter(value.clone(), requires_grad=value.requires_grad)
+                    module._parameters[attr] = nn.Parameter(value.clone())
                 else:
                     module._buffers[attr] = value.clone()
         self.generator.set_state(generator_state)

@@ -1,0 +1,27 @@
+"""Classification datasets as validated arrays: registry, local search and cache, download, transforms.
+
+No bandit logic lives here; environments turn :class:`ClassificationData` into rounds.
+"""
+
+from neuralbandits.datasets.cache import resolve_data_dir
+from neuralbandits.datasets.loaders import ClassificationData, DatasetNotFoundError, load
+from neuralbandits.datasets.registry import dataset_names, describe
+from neuralbandits.datasets.transforms import (
+    average_pool,
+    l2_normalize_rows,
+    minmax_scale,
+    random_category_values,
+)
+
+__all__ = [
+    "ClassificationData",
+    "DatasetNotFoundError",
+    "average_pool",
+    "dataset_names",
+    "describe",
+    "l2_normalize_rows",
+    "load",
+    "minmax_scale",
+    "random_category_values",
+    "resolve_data_dir",
+]

@@ -1,0 +1,114 @@
+"""LearnerBank against a loop of separate modules, and gradient features against autograd."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from torch.func import functional_call, grad
+
+from neuralbandits.models.bank import LearnerBank, SampleInputs, members_as_modules
+from neuralbandits.models.networks import MLP, NetworkConfig
+from neuralbandits.models.training import MaskedAdam
+from neuralbandits.types import BlockArms
+
+NETWORKS = [NetworkConfig(width=16), NetworkConfig(width=8, depth=3, bias=True, init="pytorch")]
+
+
+@pytest.mark.parametrize("network", NETWORKS)
+def test_forward_gradients_and_adam_step_match_separate_modules(network: NetworkConfig) -> None:
+    bank = LearnerBank(6, 5, network=network, identical=False, seed=0)
+    modules = members_as_modules(bank, network)
+    inputs = torch.randn(5, 7, 6)
+    members = torch.tensor([0, 1, 2, 3, 4])
+    out = bank.predict(members, SampleInputs(inputs))
+    expected = torch.stack([m(inputs[i]) for i, m in enumerate(modules)])
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
+
+    # one Adam step on members 1 and 3 only, with per-member mean losses summed
+    active = torch.tensor([1, 3])
+    targets = torch.rand(5, 7)
+    loss = 0.5 * (bank.predict(active, SampleInputs(inputs[active])) - targets[active]).square().mean(1)
+    loss.sum().backward()
+    for index in active.tolist():
+        module_loss = 0.5 * (modules[index](inputs[index]) - targets[index]).square().mean()
+        module_loss.backward()
+        for name, param in modules[index].named_parameters():
+            torch.testing.assert_close(bank.stacked()[name].grad[index], param.grad, atol=1e-5, rtol=1e-5)
+    optimizer = MaskedAdam(bank, lr=0.01)
+    optimizer.step(bank.stacked(), active)
+    for index, module in enumerate(modules):
+        reference = torch.optim.Adam(module.parameters(), lr=0.01)
+        if index in active.tolist():
+            reference.step()
+        for name, param in module.named_parameters():
+            torch.testing.assert_close(bank.stacked()[name][index], param, atol=1e-5, rtol=1e-5)
+
+
+def test_masked_adam_leaves_inactive_members_state_untouched() -> None:
+    bank = LearnerBank(3, 4, network=NetworkConfig(width=4), identical=False, seed=1)
+    optimizer = MaskedAdam(bank, lr=0.1)
+    before = {n: v.detach().clone() for n, v in bank.stacked().items()}
+    bank.predict(None, SampleInputs(torch.randn(4, 2, 3))).sum().backward()
+    optimizer.step(bank.stacked(), torch.tensor([2]))
+    assert optimizer.steps.tolist() == [0, 0, 1, 0]
+    for name, value in bank.stacked().items():
+        changed = (value.detach() != before[name]).flatten(1).any(1)
+        assert changed.tolist() == [False, False, True, False]
+
+
+def test_identical_members_start_equal() -> None:
+    bank = LearnerBank(4, 3, network=NetworkConfig(width=5), identical=True, seed=2)
+    for value in bank.stacked().values():
+        assert torch.equal(value[0], value[1]) and torch.equal(value[0], value[2])
+
+
+def test_block_inputs_equal_dense_encoding() -> None:
+    n_arms, d_x = 4, 3
+    bank = LearnerBank(n_arms * d_x, 2, network=NetworkConfig(width=6, bias=True), n_blocks=n_arms,
+                       identical=False, seed=3)
+    arms = BlockArms(torch.randn(2, d_x), n_arms)
+    members = torch.tensor([1, 0])
+    torch.testing.assert_close(bank.predict_arms(members, arms), bank.predict_arms(members, arms.dense()))
+    # training path: one block per sample
+    blocks = torch.tensor([[0, 3, 2], [1, 1, 0]])
+    contexts = torch.randn(2, 3, d_x)
+    dense = BlockArms(contexts.reshape(6, d_x), n_arms).dense()[torch.arange(6), blocks.reshape(-1)]
+    torch.testing.assert_close(
+        bank.predict(members, SampleInputs(contexts, blocks)),
+        bank.predict(members, SampleInputs(dense.reshape(2, 3, -1))),
+    )
+    torch.testing.assert_close(bank.predict_all(arms.index(slice(0, 1))),
+                               bank.predict_arms(torch.arange(2), BlockArms(arms.contexts[:1].expand(2, -1), n_arms)))
+
+
+@pytest.mark.parametrize("block", [False, True])
+@pytest.mark.parametrize("network", NETWORKS)
+def test_gradient_features_match_autograd(block: bool, network: NetworkConfig) -> None:
+    n_arms, d_x = 3, 4
+    dim = n_arms * d_x if block else d_x
+    bank = LearnerBank(dim, 2, network=network, n_blocks=n_arms if block else 1, identical=False, seed=4)
+    modules = members_as_modules(bank, network)
+    arms = BlockArms(torch.randn(2, d_x), n_arms) if block else torch.randn(2, n_arms, d_x)
+    dense_arms = arms.dense() if block else arms
+    members = torch.tensor([1, 0])
+    values, factored = bank.gradient_features(members, arms)
+    g = factored.dense()
+    assert g.shape == (2, n_arms, bank.n_params)
+    for row, member in enumerate(members.tolist()):
+        module = modules[member]
+        params = {n: p.detach() for n, p in module.named_parameters()}
+        for arm in range(n_arms):
+            grads = grad(lambda p: functional_call(module, p, (dense_arms[row, arm],)))(params)
+            flat = torch.cat([grads[n].reshape(-1) for n in params])
+            torch.testing.assert_close(g[row, arm], flat, atol=1e-5, rtol=1e-5)
+            torch.testing.assert_close(values[row, arm], module(dense_arms[row, arm]), atol=1e-5, rtol=1e-5)
+
+
+def test_mlp_gaussian_init_variances() -> None:
+    net = MLP(50, width=400, init="gaussian", generator=torch.Generator().manual_seed(0))
+    assert net.first.bias is None
+    assert abs(net.first.weight.var().item() - 2 / 400) < 2e-4
+    assert abs(net.tail[1].weight.var().item() - 1 / 400) < 4e-4
+    copy.deepcopy(net)  # modules stay ordinary nn.Modules

@@ -1,0 +1,51 @@
+"""The training schedule, the sample buffer and batched training."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from neuralbandits.models.bank import LearnerBank
+from neuralbandits.models.networks import NetworkConfig
+from neuralbandits.models.training import MaskedAdam, SampleBuffer, TrainSchedule, train_members
+from neuralbandits.validation import InvalidParameterError
+
+
+def test_paper_schedule_rounds() -> None:
+    schedule = TrainSchedule()
+    rounds = [t for t in range(1, 1301) if schedule.is_training_round(t)]
+    assert rounds[:3] == [10, 20, 30] and 990 in rounds and 1000 in rounds
+    assert [t for t in rounds if t > 990] == [1000, 1100, 1200, 1300]
+
+
+@pytest.mark.parametrize("field,value", [("every", 0), ("lr", 0.0), ("optimizer", "rmsprop"), ("batch_size", 0)])
+def test_schedule_rejects_bad_values(field: str, value: object) -> None:
+    with pytest.raises(InvalidParameterError, match=field):
+        TrainSchedule(**{field: value})
+
+
+def test_buffer_grows_and_links_samples_to_several_owners() -> None:
+    buffer = SampleBuffer(2, capacity=2)
+    buffer.add(torch.ones(3, 2), None, torch.tensor([1.0, 2.0, 3.0]), torch.tensor([0, 1, 1, 2]),
+               torch.tensor([0, 0, 1, 2]))
+    assert buffer.n_samples == 3 and buffer.n_links == 4
+    owners, samples = buffer.grouped_links()
+    assert owners.tolist() == [0, 1, 1, 2] and samples.tolist() == [0, 0, 1, 2]
+
+
+def test_training_fits_each_member_to_its_own_target() -> None:
+    bank = LearnerBank(2, 3, network=NetworkConfig(width=16), identical=True, seed=0)
+    buffer = SampleBuffer(2)
+    x = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    for member, target in enumerate([0.9, 0.1, 0.5]):
+        buffer.add(x, None, torch.full((2,), target), torch.tensor([member, member]), torch.tensor([0, 1]))
+    schedule = TrainSchedule(n_steps=300, batch_size=4, lr=0.01, early_stop_loss=0.0)
+    optimizer = MaskedAdam(bank, lr=0.01)
+    train_members(bank, optimizer, buffer, torch.tensor([0, 1]), schedule, torch.Generator().manual_seed(0),
+                  blocks=False)
+    from neuralbandits.models.bank import SampleInputs
+
+    predictions = bank.predict(None, SampleInputs(x.expand(3, 2, 2)))
+    torch.testing.assert_close(predictions[0], torch.full((2,), 0.9), atol=0.05, rtol=0)
+    torch.testing.assert_close(predictions[1], torch.full((2,), 0.1), atol=0.05, rtol=0)
+    assert optimizer.steps[2] == 0  # member 2 was not asked to train
