@@ -1,0 +1,88 @@
+"""The command line through a subprocess, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+
+def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    return subprocess.run([sys.executable, "-m", "neuralbandits.cli.main", *args], capture_output=True,
+                          text=True, cwd=cwd, env=env, timeout=300)
+
+
+def test_run_writes_curves_summary_and_plot(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = cli("run", "--env", "classification:digits", "--policies", "random,linucb,neuucb-one",
+                 "--rounds", "60", "--seeds", "2", "--out", str(out), "--quiet",
+                 "--param", "neuucb-one.width=16", "--param", "neuucb-one.n_steps=3")
+    assert result.returncode == 0, result.stderr
+    curves = pd.read_csv(out / "curves.csv")
+    assert list(curves.columns) == ["policy", "seed", "t", "cumulative_regret"]
+    assert len(curves) == 3 * 2 * 60
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["env"] == "classification:digits" and summary["rounds"] == 60 and summary["seeds"] == [0, 1]
+    assert set(summary["policies"]) == {"random", "linucb", "neuucb-one"}
+    for values in summary["policies"].values():
+        assert {"final_regret_mean", "final_regret_std", "seconds_mean"} <= set(values)
+    final = curves[curves.t == 60].groupby("policy").cumulative_regret.mean()
+    assert summary["policies"]["linucb"]["final_regret_mean"] == pytest.approx(final["linucb"])
+    assert (out / "regret.png").stat().st_size > 10_000
+    assert "linucb" in result.stdout and "final regret" in result.stdout
+
+
+def test_list_shows_policies_environments_and_datasets() -> None:
+    result = cli("list")
+    assert result.returncode == 0, result.stderr
+    for word in ["linucb", "neuucb-one", "neuucb-ind", "random", "classification:<name>", "synthetic:cosine",
+                 "digits", "shuttle"]:
+        assert word in result.stdout
+
+
+def write_npz(path: Path, **arrays: np.ndarray) -> Path:
+    np.savez(path, **arrays)
+    return path
+
+
+BAD_INPUTS = [
+    (["--policies", "linucbb"], "Did you mean 'linucb'"),
+    (["--env", "clasification:digits"], "Unknown environment"),
+    (["--env", "classification:mnsit"], "Did you mean 'mnist'"),
+    (["--rounds", "0"], "--rounds must be a positive integer"),
+    (["--rounds", "-5"], "--rounds must be a positive integer"),
+    (["--seeds", "0"], "--seeds must be a positive integer"),
+    (["--param", "linucb.alpha=-1"], "'alpha' parameter of LinUCB"),
+    (["--param", "nosuch.alpha=1"], "--param must look like POLICY.NAME=VALUE"),
+    (["--env-param", "users=everyone"], "'users' parameter of ClassificationEnv"),
+    ("no_xy", "'X'"),
+    ("nan", "NaN or infinite"),
+    ("negative_labels", "label"),
+]
+
+
+@pytest.mark.parametrize("args,message", BAD_INPUTS)
+def test_bad_input_one_line_exit_2_nothing_written(args, message: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    if isinstance(args, str):
+        X = np.random.default_rng(0).random((20, 3))
+        y = np.arange(20) % 3
+        arrays = {"no_xy": {"features": X, "y": y},
+                  "nan": {"X": np.where(X > 0.9, np.nan, X), "y": y},
+                  "negative_labels": {"X": X, "y": y - 1}}[args]
+        args = ["--env", f"classification:{write_npz(tmp_path / 'data.npz', **arrays)}"]
+    out = tmp_path / "out"
+    result = cli("run", *args, "--rounds" if "--rounds" not in args else "--seeds",
+                 "5" if "--rounds" not in args else "1", "--out", str(out), "--quiet")
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert message in lines[0]
+    assert "Traceback" not in result.stderr
+    assert not out.exists()
