@@ -19,6 +19,8 @@ from typing import Callable
 import torch
 from torch import Tensor
 
+from neuralbandits.validation import value_range
+
 
 @dataclass(frozen=True)
 class BlockArms:
@@ -168,13 +170,12 @@ class Feedback:
                 f"Feedback.rewards must have the shape of actions {tuple(self.actions.shape)}; "
                 f"got {tuple(self.rewards.shape)}."
             )
-        if self.actions.numel() and (
-            int(self.actions.min()) < 0 or int(self.actions.max()) >= self.context.n_arms
-        ):
-            raise ValueError(
-                f"Feedback.actions must lie in [0, {self.context.n_arms}); "
-                f"got values in [{int(self.actions.min())}, {int(self.actions.max())}]."
-            )
+        if self.actions.numel():
+            low, high = value_range(self.actions)
+            if low < 0 or high >= self.context.n_arms:
+                raise ValueError(
+                    f"Feedback.actions must lie in [0, {self.context.n_arms}); got values in [{low}, {high}]."
+                )
 
 
 @dataclass(frozen=True)

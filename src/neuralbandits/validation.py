@@ -92,3 +92,15 @@ def check_finite(name: str, array: Any) -> None:
     if values.dtype.kind == "f" and not np.isfinite(values).all():
         bad = int((~np.isfinite(values)).sum())
         raise InvalidParameterError(f"{name} must be finite; found {bad} NaN or infinite values.")
+
+
+def value_range(values: Any) -> tuple[int, int]:
+    """``(min, max)`` of a non-empty integer tensor, cheaply: per-round checks run thousands of
+    times a second, and for a handful of values a Python list beats two tensor reductions."""
+    import torch
+
+    if values.numel() <= 64:
+        items = values.reshape(-1).tolist()
+        return min(items), max(items)
+    low, high = torch.aminmax(values)
+    return int(low), int(high)

@@ -15,7 +15,7 @@ from torch import Tensor
 
 from neuralbandits.rng import make_generator, spawn_seeds
 from neuralbandits.types import Context, Outcome, ProblemInfo
-from neuralbandits.validation import InvalidParameterError
+from neuralbandits.validation import InvalidParameterError, value_range
 
 
 class BanditEnv(ABC):
@@ -109,7 +109,8 @@ class BanditEnv(ABC):
         if actions.dtype != torch.int64:
             raise ValueError(f"actions must be int64 arm indices; got {actions.dtype}.")
         n_arms = context.n_arms
-        if int(actions.min()) < 0 or int(actions.max()) >= n_arms:
+        low, high = value_range(actions)
+        if low < 0 or high >= n_arms:
             raise ValueError(f"actions must lie in [0, {n_arms}); got {actions.tolist()}.")
         if context.arm_mask is not None and not bool(
             context.arm_mask.gather(1, actions[:, None]).all()

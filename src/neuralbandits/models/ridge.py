@@ -48,12 +48,13 @@ class RidgeBank(nn.Module):
         self.counts[member] += 1
         torch.mv(inverse, self.moment[member], out=self.theta[member])
 
-    def mean_and_width(self, member_ids: Tensor, features: Tensor) -> tuple[Tensor, Tensor]:
+    def mean_and_width(self, member_ids: Tensor | slice, features: Tensor) -> tuple[Tensor, Tensor]:
         """``xᵀθ_u`` and ``xᵀA_u⁻¹x`` for features ``(B, K, d)``.
 
-        ``member_ids`` is ``(B, K)`` (a member per arm and round), ``(K,)`` (a member per arm, shared
-        by every round) or ``(1,)`` (one member for everything); shapes broadcast.  The second value is
-        the squared width (callers choose whether to take the root).
+        ``member_ids`` selects members that broadcast against the arms: ``(B, K)`` (a member per arm
+        and round), or a slice — ``slice(None)`` when arm ``k`` uses member ``k`` (block-encoded arms)
+        and ``slice(0, 1)`` for one shared member; slices are views, so nothing is copied.  The second
+        value is the squared width (callers choose whether to take the root).
         """
         theta, inverse = self.theta[member_ids], self.inverse[member_ids]
         mean = (features * theta).sum(-1)

@@ -21,7 +21,7 @@ from neuralbandits.policies.selectors import argmax_random_ties
 from neuralbandits.registry import Registry
 from neuralbandits.rng import make_generator
 from neuralbandits.types import Belief, Context, Feedback, ProblemInfo, Selection
-from neuralbandits.validation import Constraint, check_params
+from neuralbandits.validation import Constraint, check_params, value_range
 
 
 class Policy(Protocol):
@@ -97,7 +97,7 @@ class PolicyBase(nn.Module):
                 f"got a context with {context.n_arms} arms of dimension {context.dim}."
             )
         if context.user_ids is not None and context.user_ids.numel():
-            low, high = int(context.user_ids.min()), int(context.user_ids.max())
+            low, high = value_range(context.user_ids)
             if low < 0 or high >= info.n_users:
                 raise ValueError(
                     f"Context.user_ids must lie in [0, {info.n_users}); got values in [{low}, {high}]."

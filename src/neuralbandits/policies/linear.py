@@ -24,7 +24,7 @@ class LinearEstimatorPolicy(ScorePolicy):
     constraints = {"alpha": Interval(0, None), "l2_reg": Interval(0, None, low_open=True)}
     test_params = {"alpha": 1.0}
 
-    def __init__(self, info: ProblemInfo, *, alpha: float = 1.0, l2_reg: float = 1.0,
+    def __init__(self, info: ProblemInfo, *, alpha: float = 0.25, l2_reg: float = 0.01,
                  seed: int | None = None) -> None:
         super().__init__(info, seed=seed)
         self.alpha, self.l2_reg = alpha, l2_reg
@@ -32,16 +32,14 @@ class LinearEstimatorPolicy(ScorePolicy):
         self.blocked = info.block_dim is not None
         if self.blocked:
             self.ridge = RidgeBank(info.n_arms, info.block_dim, l2_reg=l2_reg)  # one block per arm
-            self.arm_members = torch.arange(info.n_arms)
         else:
             self.ridge = RidgeBank(1, info.dim, l2_reg=l2_reg)
-        self.single_member = torch.zeros(1, dtype=torch.int64)
 
-    def _members_and_features(self, context: Context) -> tuple[Tensor, Tensor]:
+    def _members_and_features(self, context: Context) -> tuple[slice, Tensor]:
         features = context.arm_features
-        if isinstance(features, BlockArms):
-            return self.arm_members, features.contexts[:, None, :].expand(-1, features.n_arms, -1)
-        return self.single_member, features
+        if isinstance(features, BlockArms):  # arm k is member k
+            return slice(None), features.contexts[:, None, :].expand(-1, features.n_arms, -1)
+        return slice(0, 1), features
 
     def belief(self, context: Context) -> Belief:
         members, features = self._members_and_features(context)
@@ -69,7 +67,7 @@ class LinUCB(LinearEstimatorPolicy):
     equals their disjoint-model variant).
     """
 
-    def __init__(self, info: ProblemInfo, *, alpha: float = 1.0, l2_reg: float = 1.0,
+    def __init__(self, info: ProblemInfo, *, alpha: float = 0.25, l2_reg: float = 0.01,
                  seed: int | None = None) -> None:
         super().__init__(info, alpha=alpha, l2_reg=l2_reg, seed=seed)
         self.explorer = UCB(alpha)
@@ -83,7 +81,7 @@ class LinTS(LinearEstimatorPolicy):
     sampling for contextual bandits with linear payoffs", ICML 2013 (per-arm marginal draws).
     """
 
-    def __init__(self, info: ProblemInfo, *, alpha: float = 1.0, l2_reg: float = 1.0,
+    def __init__(self, info: ProblemInfo, *, alpha: float = 0.25, l2_reg: float = 0.01,
                  seed: int | None = None) -> None:
         super().__init__(info, alpha=alpha, l2_reg=l2_reg, seed=seed)
         self.explorer = Thompson(alpha)
