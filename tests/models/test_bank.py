@@ -112,3 +112,23 @@ def test_mlp_gaussian_init_variances() -> None:
     assert abs(net.first.weight.var().item() - 2 / 400) < 2e-4
     assert abs(net.tail[1].weight.var().item() - 1 / 400) < 4e-4
     copy.deepcopy(net)  # modules stay ordinary nn.Modules
+
+
+def test_adam_step_on_every_member_matches_torch_adam() -> None:
+    network = NetworkConfig(width=6, bias=True)
+    bank = LearnerBank(4, 3, network=network, identical=False, seed=7)
+    modules = members_as_modules(bank, network)
+    optimizer = MaskedAdam(bank, lr=0.05)
+    references = [torch.optim.Adam(m.parameters(), lr=0.05) for m in modules]
+    inputs, targets = torch.randn(3, 5, 4), torch.randn(3, 5)
+    for _ in range(3):  # several steps: bias corrections and moments must agree too
+        bank.zero_grad(set_to_none=True)
+        (0.5 * (bank.predict(None, SampleInputs(inputs)) - targets).square().mean(1)).sum().backward()
+        optimizer.step(bank.stacked(), torch.arange(3))
+        for index, (module, reference) in enumerate(zip(modules, references)):
+            reference.zero_grad()
+            (0.5 * (module(inputs[index]) - targets[index]).square().mean()).backward()
+            reference.step()
+    for index, module in enumerate(modules):
+        for name, param in module.named_parameters():
+            torch.testing.assert_close(bank.stacked()[name][index], param, atol=1e-5, rtol=1e-5)

@@ -137,6 +137,9 @@ class MaskedAdam(nn.Module):
     @torch.no_grad()
     def step(self, params: dict[str, Tensor], member_ids: Tensor) -> None:
         """Apply one step to members ``member_ids`` (unique) using ``params[name].grad``."""
+        if member_ids.numel() == self.steps.numel():
+            self._step_all(params)
+            return
         self.steps[member_ids] += 1
         beta1, beta2 = self.betas
         t = self.steps[member_ids].to(torch.float32)
@@ -152,9 +155,28 @@ class MaskedAdam(nn.Module):
             self._buffers["m__" + key][member_ids] = m
             self._buffers["v__" + key][member_ids] = v
             shape = (-1,) + (1,) * (grad.ndim - 1)
-            m_hat = m / (1 - beta1 ** t).view(shape)
-            v_hat = v / (1 - beta2 ** t).view(shape)
+            m_hat = m / (1 - beta1**t).view(shape)
+            v_hat = v / (1 - beta2**t).view(shape)
             param[member_ids] -= self.lr * m_hat / (v_hat.sqrt() + self.eps)
+
+    def _step_all(self, params: dict[str, Tensor]) -> None:
+        """Every member steps: the same update in place, without gathering rows."""
+        self.steps += 1
+        beta1, beta2 = self.betas
+        t = self.steps.to(torch.float32)
+        for name in self.names:
+            param, grad = params[name], params[name].grad
+            if self.kind == "sgd":
+                param.sub_(grad, alpha=self.lr)
+                continue
+            key = name.replace(".", "__")
+            m, v = self._buffers["m__" + key], self._buffers["v__" + key]
+            m.mul_(beta1).add_(grad, alpha=1 - beta1)
+            v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+            shape = (-1,) + (1,) * (grad.ndim - 1)
+            step_size = (self.lr / (1 - beta1**t)).view(shape)
+            denominator = (v / (1 - beta2**t).view(shape)).sqrt_().add_(self.eps)
+            param.sub_(step_size * m / denominator)
 
 
 def half_squared_loss(predictions: Tensor, targets: Tensor) -> Tensor:
