@@ -14,6 +14,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 import torch
+from torch import Tensor
 
 from neuralbandits.envs.base import BanditEnv
 from neuralbandits.experiments.spec import ExperimentSpec, PolicySpec
@@ -66,10 +67,13 @@ def run_policy(
 
     ``progress`` is called with the number of rounds completed since its previous call.
     """
-    actions: np.ndarray | None = None  # (T,) arms, or (T, S) slates
-    extras: dict[str, np.ndarray] = {}
-    rewards = np.zeros(rounds)
-    regrets = np.zeros(rounds)
+    # Per-round tensors are only collected here and converted once at the end: a conversion per
+    # round would cost more than a LinUCB step.
+    chosen_log: list[Tensor] = []
+    reward_log: list[Tensor] = []
+    expected_log: list[Tensor] = []
+    best_log: list[Tensor] = []
+    extras_log: dict[str, list[Tensor]] = {}
     elapsed = np.zeros(rounds)
     pending: deque[Feedback] = deque()
     context = env.reset(seed=env_seed)
@@ -81,20 +85,23 @@ def run_policy(
         pending.append(Feedback(context=context, actions=chosen, rewards=outcome.rewards))
         if len(pending) > delay:
             policy.update(pending.popleft())
-        if actions is None:
-            actions = np.zeros((rounds,) + tuple(chosen.shape[1:]), dtype=np.int64)
-        actions[t] = chosen[0].numpy()
-        rewards[t] = float(outcome.rewards[0].sum())
+        chosen_log.append(chosen[0])
+        reward_log.append(outcome.rewards[0])
+        expected_log.append(outcome.expected_rewards[0])
+        best_log.append(outcome.best_expected_rewards[0])
         for name, value in outcome.extras.items():
-            extras.setdefault(name, np.zeros(rounds))[t] = float(value[0])
-        regrets[t] = float(outcome.regret[0])
+            extras_log.setdefault(name, []).append(value[0])
         elapsed[t] = time.perf_counter() - start
         context = outcome.next_context
         if progress is not None and (t + 1) % step_report == 0:
             progress(step_report)
     if progress is not None and rounds % step_report:
         progress(rounds % step_report)
-    assert actions is not None
+    regrets = (torch.stack(best_log) - torch.stack(expected_log)).double().numpy()
+    rewards = torch.stack(reward_log).double()
+    rewards = (rewards.sum(-1) if rewards.ndim > 1 else rewards).numpy()
+    extras = {name: torch.stack(values).double().numpy() for name, values in extras_log.items()}
+    actions = torch.stack(chosen_log).numpy()
     return RunResult(label or policy.key, seed, actions, rewards, regrets, elapsed, extras)
 
 
