@@ -97,3 +97,9 @@ def test_block_and_dense_linucb_runs_are_identical() -> None:
     torch.manual_seed(123)
     b = run_policy(env, build_policy("linucb", env.info, seed=0), 100, env_seed=0)
     np.testing.assert_array_equal(a.actions, b.actions)
+
+
+def test_progress_callback_reports_every_round(env) -> None:  # type: ignore[no-untyped-def]
+    reported: list[int] = []
+    run_policy(env, build_policy("random", env.info, seed=0), 257, env_seed=0, progress=reported.append)
+    assert sum(reported) == 257 and len(reported) > 1
