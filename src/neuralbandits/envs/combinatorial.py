@@ -28,7 +28,7 @@ generator (arm counts, contexts) and a reward generator (Bernoulli qualities), s
 seed faces the same arms.
 
 References: paper 004 appendix (setting, Assumptions 1–2); Chen, Xu & Lu, "Contextual Combinatorial
-Multi-armed Bandits with Volatile Arms and Submodular Reward", NeurIPS 2018, §6 (the crowdsourcing
+Multi-armed Bandits with Volatile Arms and Submodular Reward", NeurIPS 2018 (the crowdsourcing
 simulation that :class:`GowallaCombinatorialEnv` follows, ``Bilkent-CYBORG/ACC-UCB``).
 """
 
@@ -272,7 +272,7 @@ class SyntheticCombinatorialEnv(CombinatorialEnv):
 # Gowalla (CC-MAB's crowdsourcing simulation)
 # ------------------------------------------------------------------------------------------------
 def read_gowalla_checkins(path: str | Path) -> Tensor:
-    """Latitude and longitude of every check-in of a SNAP ``loc-Gowalla`` file, min–max scaled → ``(N, 2)``.
+    """Latitude and longitude of every check-in of a SNAP ``loc-Gowalla`` file, min–max scaled, ``(N, 2)``.
 
     The file (``loc-gowalla_totalCheckins.txt`` or its ``.gz``) has one tab-separated line per
     check-in: ``user, time, latitude, longitude, location id``.  Each coordinate is scaled to
@@ -307,9 +307,10 @@ class GowallaCombinatorialEnv(CombinatorialEnv):
     workers (redrawn until ``B < |A_m^t| ≤ K_max``); each worker has a battery ``~ U(0, 1)`` and the
     location of a random check-in, each check-in used at most once in a run (``reuse_checkins=True``
     draws with replacement instead); context ``O = (‖loc_w − loc_task‖₂/√2, battery) ∈ [0, 1]²``;
-    ``μ(O) = exp(−O₁²/2)·O₂²``; quality ``Bernoulli(μ)``; coverage reward ``1 − Π(1 − μ_a)`` (the task
-    succeeds if any chosen worker does), so the plain regret is ``Π_S(1 − μ) − Π_{top-B}(1 − μ)`` as
-    in ``gowalla_problem_model.py``.  ``L = 2`` (L1), ``r_max = 1``.
+    ``μ(O) = exp(−O₁²/2)·O₂²``; quality ``Bernoulli(μ)``; coverage reward ``1 − Π(1 − μ_a)``
+    (the task succeeds if any chosen worker does), so the plain regret is
+    ``Π_S(1 − μ) − Π_{top-B}(1 − μ)`` as in ``gowalla_problem_model.py``.  ``L = 2`` (L1),
+    ``r_max = 1``.
 
     Differences from ``Bilkent-CYBORG/ACC-UCB``: draws come from our seeded streams (not the shipped
     pickled ``simulation_df``), so they differ from the authors'; the check-ins are read from

@@ -10,7 +10,7 @@ count ``C(p)`` (``counts``, int64) and the running mean ``q̂(p)`` of the observ
 ``index_add_`` and gives the same means as adding the observations one at a time.
 
 References: Chen, Xu & Lu, "Contextual Combinatorial Multi-armed Bandits with Volatile Arms and
-Submodular Reward", NeurIPS 2018 (CC-MAB, §4: the partition ``P_T`` and the counters ``C^t(p)``);
+Submodular Reward", NeurIPS 2018 (CC-MAB: the partition ``P_T`` and the counters ``C^t(p)``);
 paper 004 appendix (``h_T = ⌈T^{1/4}⌉``).
 """
 

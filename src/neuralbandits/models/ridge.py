@@ -20,10 +20,22 @@ class RidgeBank(nn.Module):
         self.l2_reg = float(l2_reg)
         eye = torch.eye(dim)
         self.register_buffer("gram", (eye * self.l2_reg).expand(n_members, dim, dim).clone())
-        self.register_buffer("inverse", (eye / self.l2_reg).expand(n_members, dim, dim).clone())
+        # [A⁻¹ | θ] side by side: one matmul then gives both xᵀA⁻¹ and xᵀθ for every arm
+        joint = torch.zeros(n_members, dim, dim + 1)
+        joint[:, :, :dim] = eye / self.l2_reg
+        self.register_buffer("joint", joint)
         self.register_buffer("moment", torch.zeros(n_members, dim))
-        self.register_buffer("theta", torch.zeros(n_members, dim))
         self.register_buffer("counts", torch.zeros(n_members, dtype=torch.int64))
+
+    @property
+    def inverse(self) -> Tensor:
+        """``A⁻¹`` ``(M, d, d)`` (a view)."""
+        return self.joint[..., :-1]
+
+    @property
+    def theta(self) -> Tensor:
+        """``θ = A⁻¹b`` ``(M, d)`` (a view)."""
+        return self.joint[..., -1]
 
     @torch.no_grad()
     def update(self, member_ids: Tensor, features: Tensor, rewards: Tensor) -> None:
@@ -40,13 +52,13 @@ class RidgeBank(nn.Module):
 
     def _update_one(self, member: int, x: Tensor, reward: Tensor) -> None:
         # Sherman–Morrison: (A + xxᵀ)⁻¹ = A⁻¹ − A⁻¹x xᵀA⁻¹ / (1 + xᵀA⁻¹x)
-        inverse = self.inverse[member]
+        inverse = self.joint[member, :, :-1]
         a_inv_x = inverse @ x
         inverse.addr_(a_inv_x, a_inv_x, alpha=-1.0 / (1.0 + float(x @ a_inv_x)))
         self.gram[member].addr_(x, x)
         self.moment[member].add_(x, alpha=float(reward))
         self.counts[member] += 1
-        torch.mv(inverse, self.moment[member], out=self.theta[member])
+        self.joint[member, :, -1] = inverse @ self.moment[member]
 
     def mean_and_width(self, member_ids: Tensor | slice, features: Tensor) -> tuple[Tensor, Tensor]:
         """``xᵀθ_u`` and ``xᵀA_u⁻¹x`` for features ``(B, K, d)``.
@@ -56,7 +68,5 @@ class RidgeBank(nn.Module):
         and ``slice(0, 1)`` for one shared member; slices are views, so nothing is copied.  The second
         value is the squared width (callers choose whether to take the root).
         """
-        theta, inverse = self.theta[member_ids], self.inverse[member_ids]
-        mean = (features * theta).sum(-1)
-        quad = ((features.unsqueeze(-2) @ inverse).squeeze(-2) * features).sum(-1)
-        return mean, quad
+        products = (features.unsqueeze(-2) @ self.joint[member_ids]).squeeze(-2)  # [xᵀA⁻¹ | xᵀθ]
+        return products[..., -1], (products[..., :-1] * features).sum(-1)

@@ -10,8 +10,9 @@ Set rewards (``q`` are per-arm qualities in ``[0, 1]``; with a trailing target a
 weights ``w``, ``q_{a,j}`` is the probability that arm ``a`` covers target ``j``):
 
 * ``"coverage"`` — probabilistic coverage ``R(S) = Σ_j w_j (1 − Π_{a∈S} (1 − q_{a,j}))``; with one
-  target it is ``1 − Π_{a∈S}(1 − q_a)`` (paper 004 §V, CC-MAB §6), and greedy then equals the top-``B``
-  arms, because the marginal gain ``q_a · Π_{b∈S}(1 − q_b)`` orders the arms by ``q_a``.
+  target it is ``1 − Π_{a∈S}(1 − q_a)`` (paper-notes §3.3; CC-MAB's crowdsourcing reward), and
+  greedy then equals the top-``B`` arms, because the marginal gain ``q_a · Π_{b∈S}(1 − q_b)`` orders
+  the arms by ``q_a``.
 * ``"sum"`` — ``R(S) = Σ_j w_j Σ_{a∈S} q_{a,j}``.
 
 All marginal gains of a step are one batched ``(rows, K, J)`` product, so there is no lazy-greedy
@@ -19,7 +20,7 @@ priority queue: a lazy evaluation saves set-function calls, which here cost less
 bookkeeping would.  The ``B`` steps are the only Python loop.
 
 References: paper 004 appendix ("Algorithm 1", the ``(1 − 1/e)`` guarantee); Chen, Xu & Lu,
-NeurIPS 2018 (CC-MAB), §4; Nemhauser, Wolsey & Fisher, "An analysis of approximations for maximizing
+NeurIPS 2018 (CC-MAB); Nemhauser, Wolsey & Fisher, "An analysis of approximations for maximizing
 submodular set functions", Math. Programming 14, 1978; Minoux 1978 (lazy greedy).
 """
 
