@@ -18,19 +18,23 @@ from neuralbandits.models.networks import NetworkConfig
 BENCH_POLICIES = ("random", "linucb", "lints", "neuucb-one", "neuucb-ind", "neuralts")
 
 
-def policy_throughput(*, rounds: int = 2000, data_dir: Path | None = None,
-                      policies: tuple[str, ...] = BENCH_POLICIES) -> dict[str, float]:
-    """Rounds per second (select + step + update) of each policy on ``classification:shuttle``."""
+def policy_throughput(*, env: str = "classification:shuttle", rounds: int = 2000,
+                      data_dir: Path | None = None, policies: tuple[str, ...] = BENCH_POLICIES,
+                      repeats: int = 1) -> dict[str, float]:
+    """Rounds per second of the whole loop (select + step + update) per policy; median of ``repeats``."""
     from neuralbandits.envs.registry import build_env
     from neuralbandits.experiments.runner import run_policy
     from neuralbandits.policies import build_policy
 
-    env = build_env("classification:shuttle", data_dir=data_dir)
+    environment = build_env(env, data_dir=data_dir)
     result = {}
     for key in policies:
-        policy = build_policy(key, env.info, seed=0)
-        run = run_policy(env, policy, rounds, env_seed=0)
-        result[key] = rounds / run.seconds
+        rates = [
+            rounds / run_policy(environment, build_policy(key, environment.info, seed=0), rounds,
+                                env_seed=0).seconds
+            for _ in range(repeats)
+        ]
+        result[key] = statistics.median(rates)
     return result
 
 

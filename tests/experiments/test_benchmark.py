@@ -1,0 +1,16 @@
+"""The benchmark functions run (their numbers are not asserted: timing is not a unit test)."""
+
+from __future__ import annotations
+
+from neuralbandits.experiments.benchmark import bank_vs_loop, policy_throughput
+
+
+def test_bank_vs_loop_reports_every_size() -> None:
+    rows = bank_vs_loop(sizes=(2, 3), dim=3, n_arms=2, width=4, repeats=1)
+    assert [r["n_networks"] for r in rows] == [2, 3]
+    assert all(r["bank_ms"] > 0 and r["loop_ms"] > 0 and r["speedup"] > 0 for r in rows)
+
+
+def test_policy_throughput_on_digits() -> None:
+    rates = policy_throughput(env="classification:digits", rounds=20, policies=("random", "linucb"))
+    assert set(rates) == {"random", "linucb"} and all(v > 0 for v in rates.values())
