@@ -204,6 +204,77 @@ def bench(
         typer.echo(f"\nwrote {json_path}")
 
 
+@app.command()
+def reproduce(
+    suite: str = typer.Argument(..., help="Suite name (see --list) or a path to a suite .toml."),
+    out: Path = typer.Option(..., help="Result store folder (runs are added; finished runs are skipped)."),
+    quick: bool = typer.Option(False, help="The suite's small smoke version (minutes, not hours)."),
+    backend: str = typer.Option("local", help="local (process pool) or ray."),
+    workers: int = typer.Option(1, help="Parallel runs (processes or Ray CPUs)."),
+    address: Optional[str] = typer.Option(None, help="Ray cluster address (default: a local instance)."),
+    data_dir: Optional[Path] = typer.Option(None, help="Folder with the datasets (sets $NEURALBANDITS_DATA)."),
+    quiet: bool = typer.Option(False, help="No progress bar."),
+) -> None:
+    """Grid-search each baseline on tuning seeds, then run the reported seeds; store every run."""
+    import os
+    import shlex
+
+    from neuralbandits.experiments.reproduce import job_count
+    from neuralbandits.experiments.reproduce import reproduce as run_suite
+    from neuralbandits.experiments.store import ResultStore
+    from neuralbandits.experiments.suite import load_suite
+
+    if backend not in ("local", "ray"):
+        fail(f"--backend must be 'local' or 'ray'; got {backend!r}.")
+    if workers < 1:
+        fail(f"--workers must be a positive integer; got {workers}.")
+    if data_dir is not None:  # child processes and Ray workers read it from the environment
+        os.environ["NEURALBANDITS_DATA"] = str(data_dir.resolve())
+    loaded = guarded(lambda: load_suite(suite))
+    for env in loaded.settings(quick)[0]:  # every environment builds before any run starts
+        guarded(lambda: _check_env(env.spec, env.params))
+    if backend == "ray":
+        from neuralbandits.experiments.backends.ray import RayBackend
+
+        engine = guarded(lambda: RayBackend(workers=workers, address=address))
+    else:
+        from neuralbandits.experiments.backends.local import LocalBackend
+
+        engine = LocalBackend(workers)
+    store = ResultStore(out)
+    command = "neuralbandits reproduce " + " ".join(shlex.quote(a) for a in sys.argv[2:])
+    with (store.root / "commands.jsonl").open("a") as handle:
+        handle.write(json.dumps({"suite": loaded.name, "command": command, "proposed": loaded.proposed,
+                                 "time": time.time()}) + "\n")
+    from tqdm import tqdm
+
+    with tqdm(total=job_count(loaded, quick), unit="run", disable=quiet, file=sys.stderr,
+              desc=loaded.name) as bar:
+        summary = run_suite(loaded, store, engine, quick=quick, progress=bar.update)
+    typer.echo(f"{loaded.name}: {summary.ran} runs done, {summary.skipped} already stored, "
+               f"{len(summary.failed)} failed; store: {out}")
+    for label, error in summary.failed:
+        typer.echo(f"  failed: {label}: {error}", err=True)
+    typer.echo(f"next: neuralbandits report {out}")
+
+
+def _check_env(spec: str, params: dict) -> None:  # type: ignore[type-arg]
+    from neuralbandits.envs.registry import build_env
+
+    build_env(spec, **params)
+
+
+@app.command()
+def report(store: Path = typer.Argument(..., help="A result store written by `neuralbandits reproduce`.")) -> None:
+    """Write report.html (self-contained) and report.md from a result store."""
+    from neuralbandits.reporting.report import write_report
+
+    if not store.is_dir():
+        fail(f"{store} is not a folder.")
+    html_path, md_path = guarded(lambda: write_report(store))
+    typer.echo(f"wrote {html_path} and {md_path}")
+
+
 def main() -> None:
     app()
 

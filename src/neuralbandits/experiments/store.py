@@ -1,0 +1,70 @@
+"""``ResultStore``: one Parquet file per finished run plus an append-only index, keyed by run id.
+
+The index (``index.jsonl``) gets one line per finished or failed run, written by the driver only;
+the last line of a run id wins.  A re-run skips every run whose last status is ``ok``, so an
+interrupted sweep resumes where it stopped and failed runs are tried again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import pandas as pd
+
+from neuralbandits.experiments.records import records_frame
+from neuralbandits.experiments.runner import RunResult
+from neuralbandits.experiments.sweep import RunSpec
+
+
+class ResultStore:
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        (self.root / "runs").mkdir(parents=True, exist_ok=True)
+        self.index_path = self.root / "index.jsonl"
+
+    def entries(self) -> dict[str, dict[str, Any]]:
+        """Run id → its latest index entry."""
+        latest: dict[str, dict[str, Any]] = {}
+        if self.index_path.exists():
+            for line in self.index_path.read_text().splitlines():
+                if line.strip():
+                    entry = json.loads(line)
+                    latest[entry["run_id"]] = entry
+        return latest
+
+    def completed(self) -> set[str]:
+        return {k for k, e in self.entries().items() if e["status"] == "ok"}
+
+    def _append(self, entry: dict[str, Any]) -> None:
+        with self.index_path.open("a") as handle:
+            handle.write(json.dumps(entry, default=str) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def record_success(self, spec: RunSpec, result: RunResult) -> None:
+        frame = records_frame([result])
+        frame.insert(0, "run_id", spec.run_id)
+        target = self.root / "runs" / f"{spec.run_id}.parquet"
+        partial = target.with_suffix(".parquet.partial")
+        frame.to_parquet(partial, index=False)
+        os.replace(partial, target)  # a crash never leaves a half-written run behind
+        self._append({"run_id": spec.run_id, "status": "ok", "spec": spec.to_json(),
+                      "final_regret": float(result.cumulative_regret[-1]), "seconds": result.seconds,
+                      "finished_at": time.time()})
+
+    def record_failure(self, spec: RunSpec, error: str) -> None:
+        self._append({"run_id": spec.run_id, "status": "failed", "spec": spec.to_json(), "error": error,
+                      "finished_at": time.time()})
+
+    def runs(self, status: str | None = "ok") -> Iterator[dict[str, Any]]:
+        for entry in self.entries().values():
+            if status is None or entry["status"] == status:
+                yield entry
+
+    def records(self, run_ids: list[str]) -> pd.DataFrame:
+        frames = [pd.read_parquet(self.root / "runs" / f"{run_id}.parquet") for run_id in run_ids]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

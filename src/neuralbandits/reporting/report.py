@@ -1,0 +1,236 @@
+"""``neuralbandits report DIR``: one self-contained HTML page and a Markdown summary of a result store.
+
+Everything is built from the store's index and per-run records; nothing is re-run.  Per suite and
+environment: cumulative-regret curves (mean ± std over seeds), the final-regret table (best in bold,
+the proposed method's improvement over the best baseline in %), a time-vs-regret scatter, and, for
+policies swept over a parameter, a sensitivity plot.  Then every run of the store, the settings the
+grid search chose, the commands that filled the store, and the library version and machine.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import platform
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from neuralbandits.reporting.plots import regret_curves  # noqa: E402
+
+SWEEP_LABEL = re.compile(r"^(?P<name>.+)\((?P<param>\w+)=(?P<value>[^,()]+)\)$")
+
+
+def _figure_bytes(fig: plt.Figure) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def _curves_figure(records: pd.DataFrame, title: str) -> bytes:
+    curves = regret_curves(records)
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for policy in dict.fromkeys(records["policy"]):
+        c = curves[curves["policy"] == policy]
+        line = ax.plot(c["t"], c["mean"], label=policy, linewidth=1.5)[0]
+        ax.fill_between(c["t"], c["mean"] - c["std"], c["mean"] + c["std"], color=line.get_color(),
+                        alpha=0.18, linewidth=0)
+    ax.set(xlabel="round t", ylabel="cumulative regret", title=title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return _figure_bytes(fig)
+
+
+def _scatter_figure(table: pd.DataFrame, title: str) -> bytes:
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    ax.scatter(table["seconds_mean"], table["final_regret_mean"])
+    for name, row in table.iterrows():
+        ax.annotate(str(name), (row["seconds_mean"], row["final_regret_mean"]), fontsize=7)
+    ax.set(xlabel="seconds per run", ylabel="final regret", title=title, xscale="log")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return _figure_bytes(fig)
+
+
+def _sensitivity_figure(table: pd.DataFrame, title: str) -> bytes | None:
+    groups: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
+    for label, row in table.iterrows():
+        match = SWEEP_LABEL.match(str(label))
+        if match:
+            try:
+                value = float(match["value"])
+            except ValueError:
+                continue
+            groups.setdefault((match["name"], match["param"]), []).append(
+                (value, row["final_regret_mean"], row["final_regret_std"]))
+    if not groups:
+        return None
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    for (name, param), points in groups.items():
+        points.sort()
+        x, y, e = map(np.array, zip(*points))
+        ax.errorbar(x, y, yerr=e, marker="o", capsize=3, label=f"{name}: {param}")
+    ax.set(xlabel="parameter value", ylabel="final regret", title=title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return _figure_bytes(fig)
+
+
+def final_table(records: pd.DataFrame) -> pd.DataFrame:
+    last = records.sort_values("t").groupby(["policy", "seed"], sort=False).tail(1)
+    grouped = last.groupby("policy", sort=False)
+    return pd.DataFrame({
+        "final_regret_mean": grouped["cumulative_regret"].mean(),
+        "final_regret_std": grouped["cumulative_regret"].std(ddof=0),
+        "seconds_mean": grouped["elapsed_s"].mean(),
+        "n_seeds": grouped["seed"].nunique(),
+    })
+
+
+def improvement(table: pd.DataFrame, proposed: str | None) -> str:
+    """``proposed``'s final regret vs the best other policy, as a % reduction (negative = worse)."""
+    if not proposed or proposed not in table.index or len(table) < 2:
+        return ""
+    others = table.drop(index=proposed)["final_regret_mean"]
+    best = others.min()
+    gain = 100.0 * (best - table.loc[proposed, "final_regret_mean"]) / best if best else float("nan")
+    return f"{proposed} vs best baseline ({others.idxmin()}): {gain:+.1f} % lower final regret"
+
+
+def _markdown_table(table: pd.DataFrame) -> str:
+    best = table["final_regret_mean"].min()
+    lines = ["| policy | final regret | seconds/run | seeds |", "|---|---|---|---|"]
+    for name, row in table.iterrows():
+        cell = f"{row.final_regret_mean:.1f} ± {row.final_regret_std:.1f}"
+        cell = f"**{cell}**" if row.final_regret_mean == best else cell
+        lines.append(f"| {name} | {cell} | {row.seconds_mean:.2f} | {int(row.n_seeds)} |")
+    return "\n".join(lines)
+
+
+def _html_table(table: pd.DataFrame) -> str:
+    best = table["final_regret_mean"].min()
+    rows = []
+    for name, row in table.iterrows():
+        cell = f"{row.final_regret_mean:.1f} ± {row.final_regret_std:.1f}"
+        cell = f"<b>{cell}</b>" if row.final_regret_mean == best else cell
+        rows.append(f"<tr><td>{html.escape(str(name))}</td><td>{cell}</td>"
+                    f"<td>{row.seconds_mean:.2f}</td><td>{int(row.n_seeds)}</td></tr>")
+    return ("<table><tr><th>policy</th><th>final regret</th><th>seconds/run</th><th>seeds</th></tr>"
+            + "".join(rows) + "</table>")
+
+
+def write_report(store_dir: str | Path) -> tuple[Path, Path]:
+    """Write ``report.html`` (self-contained) and ``report.md`` (+ ``figures/``) into ``store_dir``."""
+    from neuralbandits import __version__
+    from neuralbandits.experiments.store import ResultStore
+
+    store = ResultStore(store_dir)
+    entries = list(store.entries().values())
+    if not entries:
+        raise ValueError(f"{store_dir} holds no runs (no index.jsonl entries).")
+    figures = store.root / "figures"
+    figures.mkdir(exist_ok=True)
+    md: list[str] = ["# neuralbandits report", ""]
+    body: list[str] = ["<h1>neuralbandits report</h1>"]
+
+    def add_figure(data: bytes, name: str, caption: str) -> None:
+        (figures / name).write_bytes(data)
+        md.append(f"![{caption}](figures/{name})")
+        encoded = base64.b64encode(data).decode()
+        body.append(f'<figure><img src="data:image/png;base64,{encoded}"><figcaption>{html.escape(caption)}'
+                    "</figcaption></figure>")
+
+    final = [e for e in entries if e["status"] == "ok" and e["spec"]["phase"] == "final"]
+    proposed_of = _proposed_by_suite(store.root)
+    for suite in sorted({e["spec"]["suite"] for e in final}):
+        md += [f"## {suite}", ""]
+        body.append(f"<h2>{html.escape(suite)}</h2>")
+        suite_runs = [e for e in final if e["spec"]["suite"] == suite]
+        for env in sorted({e["spec"]["env"] for e in suite_runs}):
+            runs = [e for e in suite_runs if e["spec"]["env"] == env]
+            records = store.records([e["run_id"] for e in runs])
+            table = final_table(records)
+            slug = re.sub(r"[^A-Za-z0-9]+", "-", f"{suite}-{env}").strip("-")
+            seeds = sorted({e["spec"]["seed"] for e in runs})
+            rounds = runs[0]["spec"]["rounds"]
+            md += [f"### {env}", "", f"T = {rounds}, seeds {seeds}", "", _markdown_table(table), ""]
+            body += [f"<h3>{html.escape(env)}</h3>", f"<p>T = {rounds}, seeds {seeds}</p>", _html_table(table)]
+            note = improvement(table, proposed_of.get(suite))
+            if note:
+                md += [note, ""]
+                body.append(f"<p>{html.escape(note)}</p>")
+            add_figure(_curves_figure(records, f"{suite}: {env}"), f"{slug}-regret.png", "cumulative regret")
+            add_figure(_scatter_figure(table, env), f"{slug}-time.png", "running time vs final regret")
+            sensitivity = _sensitivity_figure(table, env)
+            if sensitivity is not None:
+                add_figure(sensitivity, f"{slug}-sensitivity.png", "sensitivity")
+            md.append("")
+
+    _append_runs_and_provenance(store.root, entries, md, body, __version__)
+    html_path, md_path = store.root / "report.html", store.root / "report.md"
+    style = ("body{font-family:sans-serif;max-width:1000px;margin:2em auto}table{border-collapse:collapse}"
+             "td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px}img{max-width:100%}")
+    html_path.write_text(f"<!doctype html><html><head><meta charset='utf-8'><title>neuralbandits report</title>"
+                         f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n")
+    md_path.write_text("\n".join(md) + "\n")
+    return html_path, md_path
+
+
+def _proposed_by_suite(root: Path) -> dict[str, str]:
+    path = root / "commands.jsonl"
+    proposed: dict[str, str] = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            entry = json.loads(line)
+            if entry.get("proposed"):
+                proposed[entry["suite"]] = entry["proposed"]
+    return proposed
+
+
+def _append_runs_and_provenance(root: Path, entries: list[dict[str, Any]], md: list[str], body: list[str],
+                                version: str) -> None:
+    md += ["## Every run in the store", "",
+           "| run id | suite | phase | env | policy | params | seed | status | final regret |",
+           "|---|---|---|---|---|---|---|---|---|"]
+    rows = []
+    for e in sorted(entries, key=lambda e: (e["spec"]["suite"], e["spec"]["phase"], e["spec"]["env"],
+                                            e["spec"]["label"] or e["spec"]["policy"], e["spec"]["seed"])):
+        s = e["spec"]
+        regret = f"{e['final_regret']:.1f}" if e["status"] == "ok" else html.escape(e.get("error", ""))
+        params = ", ".join(f"{k}={v}" for k, v in sorted(s["params"].items()))
+        cells = [e["run_id"], s["suite"], s["phase"], s["env"], s["label"] or s["policy"], params,
+                 str(s["seed"]), e["status"], regret]
+        md.append("| " + " | ".join(cells) + " |")
+        rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
+    body.append("<h2>Every run in the store</h2><table><tr><th>run id</th><th>suite</th><th>phase</th><th>env"
+                "</th><th>policy</th><th>params</th><th>seed</th><th>status</th><th>final regret / error</th></tr>"
+                + "".join(rows) + "</table>")
+    chosen = {p.name: json.loads(p.read_text()) for p in sorted(root.glob("*.chosen.json"))}
+    commands = [json.loads(line)["command"] for line in (root / "commands.jsonl").read_text().splitlines()] \
+        if (root / "commands.jsonl").exists() else []
+    import torch
+
+    machine = f"{platform.platform()}, {platform.processor() or platform.machine()}, " \
+              f"Python {platform.python_version()}, torch {torch.__version__}"
+    md += ["", "## Provenance", "", f"- neuralbandits {version}", f"- machine: {machine}",
+           f"- generated {time.strftime('%Y-%m-%d %H:%M:%S %Z')}", "- commands:"]
+    md += [f"  - `{c}`" for c in commands]
+    md += ["", "Settings chosen by the grid search (on the tuning seeds):", "", "```json",
+           json.dumps(chosen, indent=2), "```"]
+    body.append("<h2>Provenance</h2><ul>" + f"<li>neuralbandits {html.escape(version)}</li>"
+                f"<li>machine: {html.escape(machine)}</li>"
+                + "".join(f"<li><code>{html.escape(c)}</code></li>" for c in commands) + "</ul>"
+                f"<h3>Settings chosen by the grid search</h3><pre>{html.escape(json.dumps(chosen, indent=2))}</pre>")

@@ -1,0 +1,126 @@
+"""Reproduction suites end to end: validation, both backends, resume, the report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from neuralbandits.experiments.backends import execute
+from neuralbandits.experiments.backends.local import LocalBackend
+from neuralbandits.experiments.reproduce import reproduce
+from neuralbandits.experiments.store import ResultStore
+from neuralbandits.experiments.suite import Suite, load_suite, suite_names
+from neuralbandits.reporting.report import write_report
+from neuralbandits.validation import InvalidParameterError
+
+TINY = """
+name = "tiny"
+description = "a tiny suite"
+rounds = 25
+seeds = 2
+tune_seeds = [100]
+proposed = "linucb"
+
+[[env]]
+spec = "classification:digits"
+
+[[policy]]
+key = "random"
+
+[[policy]]
+key = "linucb"
+grid = { alpha = [0.1, 1.0] }
+"""
+
+
+def test_every_bundled_suite_loads_and_validates() -> None:
+    assert "mcnb-classification" in suite_names()
+    for name in suite_names():
+        suite = load_suite(name)
+        assert suite.final_jobs({}, quick=True)
+
+
+def test_tiny_suite_local_then_resume_skips_everything(tmp_path: Path) -> None:
+    suite = Suite.from_toml(TINY)
+    store = ResultStore(tmp_path)
+    summary = reproduce(suite, store, LocalBackend(1))
+    assert summary.ran == 2 + 4 and not summary.failed  # 2 grid points x 1 tune seed, 2 policies x 2 seeds
+    assert set(summary.chosen) == {"classification:digits | linucb"}
+    again = reproduce(suite, store, LocalBackend(1))
+    assert again.ran == 0 and again.skipped == 6
+
+
+def test_failed_runs_are_reported_do_not_stop_others_and_rerun(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    suite = Suite.from_toml(TINY)
+    store = ResultStore(tmp_path)
+
+    def flaky(job):  # type: ignore[no-untyped-def]
+        return "RuntimeError: injected failure" if job.policy == "random" else execute(job)
+
+    monkeypatch.setattr("neuralbandits.experiments.backends.local.execute", flaky)
+    first = reproduce(suite, store, LocalBackend(1))
+    assert len(first.failed) == 2 and first.ran == 4
+    assert all("injected failure" in error for _, error in first.failed)
+    monkeypatch.undo()
+    second = reproduce(suite, store, LocalBackend(1))
+    assert second.ran == 2 and second.skipped == 4 and not second.failed
+
+
+def test_process_pool_and_ray_give_the_stored_results_of_the_in_process_run(tmp_path: Path) -> None:
+    pytest.importorskip("ray")
+    from neuralbandits.experiments.backends.ray import RayBackend
+
+    suite = Suite.from_toml(TINY)
+    finals = {}
+    for name, backend in [("inline", LocalBackend(1)), ("pool", LocalBackend(2)), ("ray", RayBackend(workers=2))]:
+        store = ResultStore(tmp_path / name)
+        assert not reproduce(suite, store, backend).failed
+        finals[name] = {k: e["final_regret"] for k, e in store.entries().items()}
+    assert finals["inline"] == finals["pool"] == finals["ray"]
+
+
+def test_report_lists_every_run_and_marks_the_best(tmp_path: Path) -> None:
+    suite = Suite.from_toml(TINY)
+    store = ResultStore(tmp_path)
+    reproduce(suite, store, LocalBackend(1))
+    html_path, md_path = write_report(tmp_path)
+    text, page = md_path.read_text(), html_path.read_text()
+    for run_id in store.entries():
+        assert run_id in text and run_id in page
+    assert "**" in text and "<b>" in page and "data:image/png;base64," in page
+    assert "neuralbandits 0.1.0" in text
+
+
+@pytest.mark.parametrize(
+    "edit,message",
+    [
+        (('key = "linucb"', 'key = "linucbb"'), "Did you mean 'linucb'"),
+        (("alpha = [0.1, 1.0]", "alpha = []"), "non-empty list"),
+        (("alpha = [0.1, 1.0]", "alhpa = [0.1]"), "has no parameter 'alhpa'"),
+        (("tune_seeds = [100]", "tune_seeds = [1]"), "overlap the reported seeds"),
+        (('rounds = 25', ''), "lacks the required field 'rounds'"),
+    ],
+)
+def test_bad_configs_are_rejected_before_anything_runs(edit: tuple[str, str], message: str, tmp_path: Path) -> None:
+    with pytest.raises((InvalidParameterError, KeyError), match=message):
+        Suite.from_toml(TINY.replace(*edit))
+
+
+def test_unknown_suite_suggests_names() -> None:
+    with pytest.raises(InvalidParameterError, match="Did you mean 'mcnb-classification'"):
+        load_suite("mcnb-clasification")
+
+
+def test_grid_search_picks_the_lowest_mean_tuning_regret(tmp_path: Path) -> None:
+    suite = Suite.from_toml(TINY)
+    store = ResultStore(tmp_path)
+    reproduce(suite, store, LocalBackend(1))
+    tune = [e for e in store.entries().values() if e["spec"]["phase"] == "tune"]
+    best = min(tune, key=lambda e: e["final_regret"])["spec"]["params"]
+    chosen = json.loads((tmp_path / "tiny.chosen.json").read_text())
+    assert chosen["classification:digits | linucb"] == best
+    finals = pd.read_parquet(tmp_path / "runs")
+    assert set(finals["policy"]) >= {"random", "linucb"}
