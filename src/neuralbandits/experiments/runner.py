@@ -85,23 +85,24 @@ def run_policy(
         pending.append(Feedback(context=context, actions=chosen, rewards=outcome.rewards))
         if len(pending) > delay:
             policy.update(pending.popleft())
-        chosen_log.append(chosen[0])
-        reward_log.append(outcome.rewards[0])
-        expected_log.append(outcome.expected_rewards[0])
-        best_log.append(outcome.best_expected_rewards[0])
+        chosen_log.append(chosen)  # whole (B, …) tensors: indexing row 0 here would cost an op
+        reward_log.append(outcome.rewards)
+        expected_log.append(outcome.expected_rewards)
+        best_log.append(outcome.best_expected_rewards)
         for name, value in outcome.extras.items():
-            extras_log.setdefault(name, []).append(value[0])
+            extras_log.setdefault(name, []).append(value)
         elapsed[t] = time.perf_counter() - start
         context = outcome.next_context
         if progress is not None and (t + 1) % step_report == 0:
             progress(step_report)
     if progress is not None and rounds % step_report:
         progress(rounds % step_report)
-    regrets = (torch.stack(best_log) - torch.stack(expected_log)).double().numpy()
-    rewards = torch.stack(reward_log).double()
+    # the records follow row 0 of each batch (the run's own stream)
+    regrets = (torch.stack(best_log)[:, 0] - torch.stack(expected_log)[:, 0]).double().numpy()
+    rewards = torch.stack(reward_log)[:, 0].double()
     rewards = (rewards.sum(-1) if rewards.ndim > 1 else rewards).numpy()
-    extras = {name: torch.stack(values).double().numpy() for name, values in extras_log.items()}
-    actions = torch.stack(chosen_log).numpy()
+    extras = {name: torch.stack(values)[:, 0].double().numpy() for name, values in extras_log.items()}
+    actions = torch.stack(chosen_log)[:, 0].numpy()
     return RunResult(label or policy.key, seed, actions, rewards, regrets, elapsed, extras)
 
 

@@ -51,14 +51,15 @@ class RidgeBank(nn.Module):
         self.theta[touched] = torch.einsum("bde,be->bd", self.inverse[touched], self.moment[touched])
 
     def _update_one(self, member: int, x: Tensor, reward: Tensor) -> None:
-        # Sherman–Morrison: (A + xxᵀ)⁻¹ = A⁻¹ − A⁻¹x xᵀA⁻¹ / (1 + xᵀA⁻¹x)
-        inverse = self.joint[member, :, :-1]
+        # Sherman–Morrison: (A + xxᵀ)⁻¹ = A⁻¹ − A⁻¹x xᵀA⁻¹ / (1 + xᵀA⁻¹x); views are taken once
+        joint, gram, moment = self.joint[member], self.gram[member], self.moment[member]
+        inverse = joint[:, :-1]
         a_inv_x = inverse @ x
         inverse.addr_(a_inv_x, a_inv_x, alpha=-1.0 / (1.0 + float(x @ a_inv_x)))
-        self.gram[member].addr_(x, x)
-        self.moment[member].add_(x, alpha=float(reward))
+        gram.addr_(x, x)
+        moment.add_(x, alpha=float(reward))
         self.counts[member] += 1
-        self.joint[member, :, -1] = inverse @ self.moment[member]
+        torch.mv(inverse, moment, out=joint[:, -1])
 
     def mean_and_width(self, member_ids: Tensor | slice, features: Tensor) -> tuple[Tensor, Tensor]:
         """``xᵀθ_u`` and ``xᵀA_u⁻¹x`` for features ``(B, K, d)``.
