@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 import torch
 
 from neuralbandits.envs.registry import ENVIRONMENTS, build_env
 from neuralbandits.policies import GreedyOracle, RandomPolicy
 
-SPECS = [k for k in ENVIRONMENTS if k.startswith("synthetic:")] + [
+SPECS = [k for k in ENVIRONMENTS if not k.startswith("combinatorial:")] + [
     "classification:digits",
+    "recommendation:movielens_latest_small",
+    "recommendation:facebook_ego",
 ]
 
 
 def small(spec: str):  # type: ignore[no-untyped-def]
+    """The environment, or a skip when it needs a dataset that ``NEURALBANDITS_DATA`` does not hold."""
+    family, _, name = spec.partition(":")
+    if family == "recommendation":
+        folder = os.environ.get("NEURALBANDITS_DATA", "")
+        if not (Path(folder) / f"{name}.npz").exists():
+            pytest.skip(f"{name}.npz is not in NEURALBANDITS_DATA")
     return build_env(spec)
 
 

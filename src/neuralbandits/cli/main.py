@@ -161,12 +161,18 @@ def list_all() -> None:
         typer.echo(f"  {key:<22} {POLICIES.summary(key)}")
     typer.echo("environments:")
     typer.echo(f"  {'classification:<name>':<22} a K-class dataset as a K-armed bandit (block encoding)")
+    typer.echo(f"  {'recommendation:<name>':<22} rating or link data (movielens_latest_small, facebook_ego, "
+               "a prepared .npz): 1 liked item among 10 rated by the user's group")
     for key in ENVIRONMENTS:
         typer.echo(f"  {key:<22} {ENVIRONMENTS.summary(key)}")
     typer.echo("datasets (classification:<name>):")
     for name in dataset_names():
         typer.echo(f"  {name:<22} {describe(name)}")
 
+
+from neuralbandits.cli.data import data_app  # noqa: E402
+
+app.add_typer(data_app, name="data")
 
 bench_app = typer.Typer(add_completion=False, help="Benchmarks (not tests): speed as ratios and medians.")
 app.add_typer(bench_app, name="bench")

@@ -12,6 +12,7 @@ from typing import Any
 
 from neuralbandits.envs.base import BanditEnv
 from neuralbandits.envs.classification import ClassificationEnv
+from neuralbandits.envs.recommendation import RecommendationEnv
 from neuralbandits.envs.synthetic import ClusteredEnv, NonlinearEnv
 from neuralbandits.registry import Registry
 from neuralbandits.validation import InvalidParameterError
@@ -38,6 +39,13 @@ def build_env(spec: str, **kwargs: Any) -> BanditEnv:
                 "classification needs a dataset: 'classification:<name or path to .npz>'."
             )
         return ClassificationEnv(name, **kwargs)
+    if family == "recommendation":
+        if not name:
+            raise InvalidParameterError(
+                "recommendation needs data: 'recommendation:<movielens_latest_small, facebook_ego, "
+                "or a prepared .npz>'."
+            )
+        return RecommendationEnv.from_spec(name, **kwargs)
     return ENVIRONMENTS.build(spec, **kwargs)
 
 
