@@ -8,11 +8,23 @@ import torch
 from neuralbandits.policies import POLICIES, build_policy, load_policy, save_policy
 from neuralbandits.types import BlockArms, Context, Feedback, ProblemInfo
 
-SINGLE_ARM = [k for k in POLICIES if POLICIES.get(k)(ProblemInfo(n_arms=3, dim=2)).info.slate_size is None]
 PROBLEMS = {
     "dense": ProblemInfo(n_arms=4, dim=3, n_users=3),
     "block": ProblemInfo(n_arms=4, dim=4 * 3, n_users=3, block_dim=3),
+    "users": ProblemInfo(n_arms=4, dim=3, n_users=3, user_dim=2),
 }
+SLATE = {k for k in POLICIES if getattr(POLICIES.get(k), "slate_policy", False)}
+SINGLE_ARM = [k for k in POLICIES if k not in SLATE]
+
+
+def problems_for(key: str) -> list[str]:
+    """Every problem the policy supports: with user features only for those that need them."""
+    if "user_features" in POLICIES.get(key).requires:  # type: ignore[attr-defined]
+        return ["users"]
+    return ["dense", "block"]
+
+
+CASES = [(key, problem) for key in SINGLE_ARM for problem in problems_for(key)]
 
 
 def make_context(info: ProblemInfo, batch: int, generator: torch.Generator, mask: bool = False) -> Context:
@@ -25,7 +37,8 @@ def make_context(info: ProblemInfo, batch: int, generator: torch.Generator, mask
         arm_mask = torch.rand(batch, info.n_arms, generator=generator) > 0.5
         arm_mask[:, 0] = True
     users = torch.randint(info.n_users, (batch,), generator=generator)
-    return Context(arm_features=arms, user_ids=users, arm_mask=arm_mask)
+    user_features = torch.randn(batch, info.user_dim, generator=generator) if info.user_dim else None
+    return Context(arm_features=arms, user_ids=users, user_features=user_features, arm_mask=arm_mask)
 
 
 def build(key: str, info: ProblemInfo, seed: int = 0):  # type: ignore[no-untyped-def]
@@ -44,8 +57,7 @@ def play(policy, info: ProblemInfo, rounds: int, seed: int, batch: int = 1) -> l
     return chosen
 
 
-@pytest.mark.parametrize("problem", sorted(PROBLEMS))
-@pytest.mark.parametrize("key", SINGLE_ARM)
+@pytest.mark.parametrize("key,problem", CASES)
 class TestPolicyContract:
     def test_valid_actions_shape_dtype_and_mask(self, key: str, problem: str) -> None:
         info = PROBLEMS[problem]
@@ -95,14 +107,14 @@ class TestPolicyContract:
     def test_wrong_context_is_rejected(self, key: str, problem: str) -> None:
         info = PROBLEMS[problem]
         policy = build(key, info)
-        wrong = Context(arm_features=torch.randn(1, info.n_arms + 1, 2))
+        wrong = Context(arm_features=torch.randn(1, info.n_arms + 1, 2), user_features=torch.randn(1, 2))
         with pytest.raises(ValueError, match="arms of dimension"):
             policy.select(wrong)
 
 
 @pytest.mark.parametrize("key", [k for k in SINGLE_ARM if k not in ("random", "lints", "neuralts")])
 def test_batched_scores_equal_one_round_at_a_time(key: str) -> None:
-    info = PROBLEMS["block"]
+    info = PROBLEMS[problems_for(key)[-1]]
     policy = build(key, info)
     play(policy, info, 5, seed=8)
     context = make_context(info, 4, torch.Generator().manual_seed(9))

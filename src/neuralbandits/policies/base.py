@@ -42,6 +42,8 @@ class PolicyBase(nn.Module):
     constraints: ClassVar[Mapping[str, Constraint]] = {}
     #: tiny hyperparameters for the generated contract tests
     test_params: ClassVar[Mapping[str, Any]] = {}
+    #: what the policy needs from the environment beyond arm features (e.g. ``"user_features"``)
+    requires: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, info: ProblemInfo, *, seed: int | None = None) -> None:
         super().__init__()

@@ -20,7 +20,7 @@ from neuralbandits.models.training import MaskedAdam, SampleBuffer, TrainSchedul
 from neuralbandits.policies.base import ScorePolicy, register
 from neuralbandits.policies.explorers import UCB, Thompson
 from neuralbandits.rng import spawn_seeds
-from neuralbandits.types import Belief, BlockArms, Context, Feedback, ProblemInfo
+from neuralbandits.types import ArmFeatures, Belief, BlockArms, Context, Feedback, ProblemInfo
 from neuralbandits.validation import Interval, OneOf
 
 
@@ -85,12 +85,12 @@ class NeuralEstimatorPolicy(ScorePolicy):
         init_seed, stream_seed = spawn_seeds(seed, 2)
         self.generator.manual_seed(stream_seed)
         self.bank = LearnerBank(
-            info.dim, n_members, network=NetworkConfig(width=width, depth=depth),
+            self.input_dim(info), n_members, network=NetworkConfig(width=width, depth=depth),
             n_blocks=info.n_arms if self.blocked else 1, seed=init_seed,
         )
         design_cls = DiagonalDesign if design == "diagonal" else FullDesign
         self.design_matrix = design_cls(n_members, self.bank.n_params, l2_reg=self.l2_reg)
-        self.buffer = SampleBuffer(info.block_dim if self.blocked else info.dim)
+        self.buffer = SampleBuffer(info.block_dim if self.blocked else self.input_dim(info))
         self.optimizer = MaskedAdam(self.bank, lr=lr)
         self.register_buffer("pending", torch.zeros(n_members, dtype=torch.bool))
         self._cache: tuple[Context, Tensor, FactoredGradients] | None = None
@@ -99,6 +99,14 @@ class NeuralEstimatorPolicy(ScorePolicy):
     @staticmethod
     def make_explorer(alpha: float) -> UCB | Thompson:
         return UCB(alpha**0.5)
+
+    def input_dim(self, info: ProblemInfo) -> int:
+        """Input size of the networks (the arm dimension; NeuA+U adds the user features)."""
+        return info.dim
+
+    def arm_inputs(self, context: Context) -> ArmFeatures:
+        """What the networks see for every arm of the context."""
+        return context.arm_features
 
     def members(self, context: Context) -> Tensor:
         """Bank member of every round: the served user (per-user banks) or 0."""
@@ -109,7 +117,7 @@ class NeuralEstimatorPolicy(ScorePolicy):
     # ALGO LOGIC: belief from gradient features ------------------------------------------------
     def belief(self, context: Context) -> Belief:
         members = self.members(context)
-        mean, gradients = self.bank.gradient_features(members, context.arm_features)
+        mean, gradients = self.bank.gradient_features(members, self.arm_inputs(context))
         quad = self.design_matrix.quad_form(members, gradients)
         self._cache = (context, members, gradients)  # update() reuses the played arm's gradient
         return Belief(mean=mean, width=(self.l2_reg * quad).clamp_min(0).sqrt())
@@ -121,10 +129,10 @@ class NeuralEstimatorPolicy(ScorePolicy):
             _, members, gradients = self._cache
         else:  # delayed or foreign feedback: gradients under the current parameters
             members = self.members(context)
-            _, gradients = self.bank.gradient_features(members, context.arm_features)
+            _, gradients = self.bank.gradient_features(members, self.arm_inputs(context))
         self._cache = None
         self.design_matrix.update(members, gradients.chosen(actions))
-        features = context.arm_features
+        features = self.arm_inputs(context)
         rows = torch.arange(actions.shape[0])
         if isinstance(features, BlockArms):
             self.buffer.add(features.contexts, actions, feedback.rewards, members, rows)
@@ -187,3 +195,30 @@ class NeuralTS(NeuralEstimatorPolicy):
     @staticmethod
     def make_explorer(alpha: float) -> UCB | Thompson:
         return Thompson(alpha**0.5)
+
+
+@register("neua+u")
+class NeuAU(NeuralEstimatorPolicy):
+    """NeuA+U: NeuUCB-ONE on every arm's features concatenated with the served user's features.
+
+    ``[x_{t,a} ; u_t]`` with ``u_t = Context.user_features`` (the pre-cluster centroid in the
+    recommendation environments); needs an environment with user features (``info.user_dim > 0``)
+    and dense arms.  Same hyperparameters as ``neuucb-one``.  References: paper 000 §6 (baseline
+    "NeuA+U"); Zhou et al. 2020 for the estimator.
+    """
+
+    requires = frozenset({"user_features"})
+
+    def input_dim(self, info: ProblemInfo) -> int:
+        if info.user_dim <= 0 or info.block_dim is not None:
+            raise ValueError(
+                "neua+u needs an environment with user features and dense arms; "
+                f"got user_dim={info.user_dim}, block arms={info.block_dim is not None}."
+            )
+        return info.dim + info.user_dim
+
+    def arm_inputs(self, context: Context) -> ArmFeatures:
+        if context.user_features is None:
+            raise ValueError("neua+u needs Context.user_features; this context has none.")
+        users = context.user_features[:, None, :].expand(-1, context.n_arms, -1)
+        return torch.cat([context.dense_arm_features(), users], dim=-1)
