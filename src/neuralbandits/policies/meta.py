@@ -1,0 +1,425 @@
+"""M-CNB: meta clustering of neural bandits (paper 000, Algorithms 1 and 2).
+
+A bank of user-learners ``θ^u`` (one stacked network per user) finds, for every arm, the relative
+cluster of the served user; a meta-learner ``Θ`` is adapted to each arm's cluster by one SGD step and
+scores the arm with a UCB.  Everything per round is batched over users and arms.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import math
+
+import torch
+from torch import Tensor
+from torch.func import grad, grad_and_value, vmap
+
+from neuralbandits.models.bank import LearnerBank, SampleInputs
+from neuralbandits.models.clustering import relative_cluster
+from neuralbandits.models.networks import NetworkConfig
+from neuralbandits.models.training import (
+    MaskedAdam,
+    SampleBuffer,
+    TrainSchedule,
+    half_squared_loss,
+    train_members,
+)
+from neuralbandits.policies.base import ScorePolicy, register
+from neuralbandits.policies.explorers import UCB
+from neuralbandits.rng import make_generator, spawn_seeds
+from neuralbandits.types import Belief, BlockArms, Context, Feedback, ProblemInfo
+from neuralbandits.validation import Interval, OneOf
+
+
+def _key(name: str) -> str:
+    return name.replace(".", "__")
+
+
+@register("mcnb")
+class MCNB(ScorePolicy):
+    r"""M-CNB (Ban, Qi, Wei, Liu, He, *Meta Clustering of Neural Bandits*, KDD 2024), faithful mode.
+
+    Learners share one architecture ``f(x; θ) = W_2 ReLU(W_1 x)`` (width ``m``, no biases, Gaussian
+    initialisation of §5): user-learners ``θ^u`` in a :class:`LearnerBank` of ``n`` members, all copies
+    of ``Θ_0`` (Alg. 1 lines 2–3), a meta-learner ``Θ`` (a bank of one member, also starting at
+    ``Θ_0``) and a frozen copy of ``Θ_0``.  Per-user state: samples ``T^u`` (links in one
+    :class:`SampleBuffer`) and the counter ``μ^u = |T^u|``.
+
+    Round ``t`` (Algorithm 1), batched over all users and all ``K`` arms:
+
+    * line 7 — relative clusters ``N̂_i = {u : |f(x_{t,i}; θ^u_{t−1}) − f(x_{t,i}; θ^{u_t}_{t−1})| ≤
+      (ν−1)/ν · γ}`` from one forward of the user bank (:func:`relative_cluster`);
+    * line 8 / Algorithm 2 — for every arm ``i`` separately, one random sample ``(x^u, r^u)`` of
+      ``T^u_{t−1}`` per member ``u ∈ N̂_i`` (members without data are skipped),
+      ``Θ_{t,i} = Θ_{t−1} − η_2 ∇ (1/|N̂_i|) Σ_u ½(f(x^u; Θ_{t−1}) − r^u)²`` (plain SGD, all arms
+      from ``Θ_{t−1}``, one ``vmap(grad)`` over arms);
+    * line 9 — ``U_{t,i} = f(x_{t,i}; Θ_{t,i}) + ‖∇f(x_{t,i}; Θ_{t,i}) − ∇f(x_{t,i}; Θ_0)‖₂ / m^{1/4}
+      + √((S+1)/(2μ)) + √(2 ln(1/δ)/μ)`` with ``μ = max(μ^{u_t}_{t−1}, 1)``;
+    * line 11 — ``î = argmax_i U_{t,i}`` (ties broken with the seeded generator);
+    * line 13 — ``Θ_t = SGD_Meta(N̂_î, Θ_{t−1})``: a fresh draw of one sample per member of the chosen
+      arm's cluster, queued;
+    * lines 14–18 — ``(x_t, r_t)`` is appended to ``T^u`` and ``μ^u += 1`` for **every** ``u ∈ N̂_î``.
+
+    Schedule (paper §6, notes §1.2 "our faithful schedule"): at the rounds of the
+    :class:`TrainSchedule` (every ``train_every`` rounds before ``train_switch_at``, then every
+    ``train_every_after``) the queued line-13 meta steps are replayed in order with a persistent Adam
+    (lr ``meta_lr``), and every user-learner whose ``T^u`` grew since its last training is trained on
+    its whole history with Adam (lr ``user_lr``, ``n_steps`` minibatch steps of ``batch_size`` samples,
+    early stop at loss ≤ 1e-3) — lines 15–16 as the paper's experiments run them.  Open choice: the
+    notes (from the official code) give "≤ 500 shuffled single-sample steps, stop when an epoch's
+    mean loss ≤ 1e-3"; the defaults here (50 steps of 16 samples, the library's shared
+    :func:`train_members`) are cheaper; ``n_steps=500, batch_size=1`` comes closest to the notes.
+    In Algorithm 2, ``|N̂_i|`` counts the members that have data.
+
+    Warm start (Alg. 1 line 3, "observe one data for each user"): a policy cannot call the environment,
+    so the caller may pass one played sample per user to :meth:`warm_start` before round 1; without
+    it, ``μ = max(μ^u, 1)`` in the bonus and users with no data contribute nothing to Algorithm 2.
+
+    ``append_to="served"`` (an open choice, not the paper) appends ``(x_t, r_t)`` to ``T^{u_t}`` only,
+    as the official code does.  Why it exists: with the paper's identical initialisation every user
+    predicts the same on every arm, so every cluster is all users, every sample goes to every user,
+    and the user-learners stay (up to minibatch noise) identical forever — the faithful algorithm
+    never separates users on its own (measured on ``ClusteredEnv``: cluster size ``n`` at every round,
+    with or without the one-sample warm start).
+
+    The random samples of line 8 are drawn from a generator keyed by (``seed``, round counter), so the
+    scores of a round do not depend on how many times or in what batch it is scored.
+
+    Parameters ↔ symbols: ``nu`` ν, ``gamma`` γ (threshold ``(ν−1)/ν·γ``, 0.32 by default), ``S`` S,
+    ``delta`` δ, ``width`` m, ``depth`` L, ``adapt_lr`` η₂ (line 8, SGD), ``meta_lr`` (line 13, Adam),
+    ``user_lr`` η₁ (Adam).  ``mode="faithful"`` is the paper; ``mode="reference"`` (the official
+    code, notes §1.3) is not implemented yet.
+
+    Shapes: clusters ``(B, K, n)`` bool, user predictions ``(B, n, K)``, scores ``(B, K)``.
+
+    References: paper 000, Algorithms 1–2, §5 (network), §6 (defaults and schedule).
+    """
+
+    constraints = {
+        "nu": Interval(1, None),
+        "gamma": Interval(0, None),
+        "S": Interval(0, None),
+        "delta": Interval(0, 1, low_open=True),
+        "width": Interval(1, None, integer=True),
+        "depth": Interval(2, None, integer=True),
+        "adapt_lr": Interval(0, None),
+        "meta_lr": Interval(0, None, low_open=True),
+        "user_lr": Interval(0, None, low_open=True),
+        "n_steps": Interval(0, None, integer=True),
+        "batch_size": Interval(1, None, integer=True),
+        "train_every": Interval(1, None, integer=True),
+        "train_every_after": Interval(1, None, integer=True),
+        "train_switch_at": Interval(0, None, integer=True),
+        "mode": OneOf(("faithful", "reference")),
+        "append_to": OneOf(("cluster", "served")),
+    }
+    test_params: ClassVar[dict] = {"width": 8, "n_steps": 2, "batch_size": 4, "train_every": 2}
+
+    def __init__(
+        self,
+        info: ProblemInfo,
+        *,
+        nu: float = 5.0,
+        gamma: float = 0.4,
+        S: float = 1.0,
+        delta: float = 0.1,
+        width: int = 100,
+        depth: int = 2,
+        adapt_lr: float = 0.01,
+        meta_lr: float = 1e-3,
+        user_lr: float = 1e-3,
+        n_steps: int = 50,
+        batch_size: int = 16,
+        train_every: int = 10,
+        train_every_after: int = 100,
+        train_switch_at: int = 1000,
+        mode: str = "faithful",
+        append_to: str = "cluster",
+        seed: int | None = None,
+    ) -> None:
+        super().__init__(info, seed=seed)
+        self.nu, self.gamma, self.S, self.delta = nu, gamma, S, delta
+        self.width, self.depth = width, depth
+        self.adapt_lr, self.meta_lr, self.user_lr = adapt_lr, meta_lr, user_lr
+        self.n_steps, self.batch_size = n_steps, batch_size
+        self.train_every, self.train_every_after = train_every, train_every_after
+        self.train_switch_at, self.mode, self.append_to = train_switch_at, mode, append_to
+        self.check_params()
+        if mode == "reference":
+            raise NotImplementedError(
+                "MCNB(mode='reference') (the official code's behaviour, paper notes §1.3) is not "
+                "implemented yet; use mode='faithful'."
+            )
+        self.threshold = (nu - 1.0) / nu * gamma
+        self.schedule = TrainSchedule(
+            every=train_every, every_after=train_every_after, switch_at=train_switch_at,
+            n_steps=n_steps, batch_size=batch_size, lr=user_lr,
+        )
+        self.blocked = info.block_dim is not None
+        n_blocks = info.n_arms if self.blocked else 1
+        network = NetworkConfig(width=width, depth=depth)
+        init_seed, stream_seed, adapt_seed = spawn_seeds(seed, 3)
+        self.generator.manual_seed(stream_seed)
+        self.adapt_seed = adapt_seed
+        # Alg. 1 lines 2–3: Θ_0 drawn once; every θ^u_0 and the meta-learner start as copies of it.
+        self.users = LearnerBank(info.dim, info.n_users, network=network, n_blocks=n_blocks,
+                                 identical=True, seed=init_seed)
+        self.meta = LearnerBank(info.dim, 1, network=network, n_blocks=n_blocks, seed=init_seed)
+        self.names = list(self.meta.names)
+        for name, value in self.meta.stacked().items():
+            self.register_buffer("theta0__" + _key(name), value.detach()[0].clone())
+        self.user_optimizer = MaskedAdam(self.users, lr=user_lr)
+        self.meta_optimizer = MaskedAdam(self.meta, lr=meta_lr)
+        self.buffer = SampleBuffer(info.block_dim if self.blocked else info.dim)
+        self.register_buffer("mu", torch.zeros(info.n_users, dtype=torch.int64))
+        self.register_buffer("pending", torch.zeros(info.n_users, dtype=torch.bool))
+        # queued line-13 meta steps: rows (step index, sample id); meta_steps[0] = number of steps
+        self.register_buffer("meta_queue", torch.zeros(0, 2, dtype=torch.int64))
+        self.register_buffer("meta_steps", torch.zeros(1, dtype=torch.int64))
+        self._tail_layers = [int(n.split(".")[1]) for n in self.names if n.startswith("tail.") and n.endswith("weight")]
+        self._links: tuple[int, Tensor, Tensor] | None = None
+        self._cache: tuple[Context, Tensor] | None = None
+        self.explorer = UCB(1.0)
+
+    # -- parameters ------------------------------------------------------------------------------
+    def theta0(self) -> dict[str, Tensor]:
+        """The frozen initialisation ``Θ_0`` (name → tensor without member dimension)."""
+        return {name: self._buffers["theta0__" + _key(name)] for name in self.names}
+
+    def meta_params(self) -> dict[str, Tensor]:
+        """The current meta-learner ``Θ_{t−1}`` (name → tensor without member dimension)."""
+        return {name: value[0] for name, value in self.meta.stacked().items()}
+
+    # -- one network, functionally ----------------------------------------------------------------
+    def _first(self, weight: Tensor, features: Tensor, block_ids: Tensor | None) -> Tensor:
+        """``W_1 x`` for samples ``(N, d)`` or block contexts ``(N, d_x)`` with block ids ``(N,)``."""
+        if block_ids is None:
+            return features @ weight.T
+        blocks = weight.view(weight.shape[0], self.info.n_arms, -1)  # (m, K, d_x)
+        chosen = blocks.index_select(1, block_ids)  # (m, N, d_x)
+        return torch.einsum("mnd,nd->nm", chosen, features)
+
+    def _tail_call(self, hidden: Tensor, params: dict[str, Tensor]) -> Tensor:
+        """``W_L σ(… σ(hidden))``: the layers after the first, on ``(…, m)`` → ``(…)``."""
+        for index in self._tail_layers:
+            hidden = hidden.relu() @ params[f"tail.{index}.weight"].T
+            bias = params.get(f"tail.{index}.bias")
+            if bias is not None:
+                hidden = hidden + bias
+        return hidden.squeeze(-1)
+
+    # -- clustering (line 7) ----------------------------------------------------------------------
+    @torch.no_grad()
+    def user_predictions(self, context: Context) -> Tensor:
+        """``f(x_{t,i}; θ^u_{t−1})`` of every user on every arm → ``(B, n, K)``."""
+        arms = context.arm_features
+        if isinstance(arms, BlockArms):
+            return torch.stack(
+                [self.users.predict_all(arms.index(slice(b, b + 1))) for b in range(arms.batch_size)]
+            )
+        batch, n_arms, dim = arms.shape
+        flat = self.users.predict_all(arms.reshape(1, batch * n_arms, dim))  # (n, B·K)
+        return flat.view(-1, batch, n_arms).transpose(0, 1)
+
+    def clusters(self, context: Context) -> Tensor:
+        """Relative clusters ``(B, K, n)`` of the served users (Alg. 1 line 7)."""
+        return relative_cluster(self.user_predictions(context), self.user_ids(context), self.threshold)
+
+    # -- samples of T^u ------------------------------------------------------------------------------
+    def _grouped(self) -> tuple[Tensor, Tensor]:
+        """Sample ids of every user, grouped: ``(samples sorted by owner, offsets (n,))``."""
+        n_links = self.buffer.n_links
+        if self._links is None or self._links[0] != n_links:
+            _, samples = self.buffer.grouped_links()
+            offsets = torch.cumsum(self.mu, 0) - self.mu
+            self._links = (n_links, samples, offsets)
+        return self._links[1], self._links[2]
+
+    def draw_samples(self, uniforms: Tensor) -> Tensor:
+        """One uniform sample of ``T^u`` per user for each row of ``uniforms`` ``(R, n)`` in
+        ``[0, 1)`` → sample ids ``(R, n)``, ``-1`` for users without data."""
+        samples, offsets = self._grouped()
+        counts = self.mu
+        picks = offsets + (uniforms * counts).long().clamp_max((counts - 1).clamp_min(0))
+        if samples.numel() == 0:
+            return torch.full(uniforms.shape, -1, dtype=torch.int64)
+        ids = samples[picks.clamp(0, samples.numel() - 1)]
+        return ids.masked_fill(counts == 0, -1)
+
+    def adaptation_samples(self, n_arms: int) -> Tensor:
+        """The line-8 draws of the current round: sample ids ``(K, n)`` (``-1``: no data), from a
+        generator keyed by ``(seed, rounds_seen)``."""
+        generator = make_generator((self.adapt_seed * 1_000_003 + int(self.rounds_seen)) % (2**63))
+        return self.draw_samples(torch.rand(n_arms, self.info.n_users, generator=generator))
+
+    # -- Algorithm 2 ----------------------------------------------------------------------------------
+    def _sample_batch(self, sample_ids: Tensor) -> tuple[Tensor, Tensor | None, Tensor, Tensor]:
+        """Inputs, block ids, targets and validity of sample ids ``(R, n)`` (``-1`` = none)."""
+        valid = sample_ids >= 0
+        safe = sample_ids.clamp_min(0)
+        features = self.buffer.features[safe]
+        block_ids = self.buffer.block_ids[safe] if self.blocked else None
+        return features, block_ids, self.buffer.targets[safe], valid
+
+    def _arm_blocks(self, weight: Tensor, arm_blocks: Tensor | None, rows: int) -> Tensor:
+        """The part of ``W_1`` ``(m, d)`` that row ``r``'s arm reads: block ``arm_blocks[r]`` ``(R, m, d_x)``
+        for block arms, all of ``W_1`` ``(R, m, d)`` (a broadcast view) for dense arms."""
+        if arm_blocks is None:
+            return weight.expand(rows, *weight.shape)
+        return weight.view(weight.shape[0], self.info.n_arms, -1).transpose(0, 1)[arm_blocks]
+
+    def adapt(self, clusters: Tensor, sample_ids: Tensor, arm_blocks: Tensor | None = None) -> dict[str, Tensor]:
+        """``Θ_{t,i} = Θ_{t−1} − η_2 ∇L(N̂_i)`` for every cluster row (Algorithm 2, batched).
+
+        ``clusters`` ``(R, n)`` bool, ``sample_ids`` ``(R, n)`` (one drawn sample per user per row, ``-1``
+        for none), ``arm_blocks`` ``(R,)`` the block of each row's arm (block arms only).  Returns
+        name → ``(R, …)``; every row starts from ``Θ_{t−1}`` (no chaining).  ``"first.weight"`` is the
+        part of ``W_1`` that the row's arm reads — all of it for dense arms, block ``arm_blocks[r]``
+        ``(R, m, d_x)`` for block arms (the other blocks are not needed for line 9, so they are not
+        formed: for "K long vectors" this divides the work by ``K``).
+        """
+        theta = {name: value.detach() for name, value in self.meta_params().items()}
+        features, block_ids, targets, valid = self._sample_batch(sample_ids)
+        members = clusters & valid
+        weights = members / members.sum(1, keepdim=True).clamp_min(1)
+        rows = clusters.shape[0]
+        weight = theta["first.weight"]
+        hidden0 = self._first(weight, features.flatten(0, 1), None if block_ids is None else block_ids.flatten())
+        hidden0 = hidden0.view(rows, -1, hidden0.shape[-1])  # (R, n, m): samples under Θ_{t−1}
+        start = self._arm_blocks(weight, arm_blocks, rows)  # (R, m, d_in)
+        if block_ids is None:
+            reads = torch.ones(rows, features.shape[1], dtype=features.dtype)
+        else:
+            reads = (block_ids == arm_blocks[:, None]).to(features.dtype)  # sample reads the arm's block
+        tail0 = {name: theta[name] for name in self.names if name.startswith("tail.")}
+
+        def loss(block: Tensor, tail: dict[str, Tensor], block0: Tensor, h0: Tensor, x: Tensor,
+                 read: Tensor, r: Tensor, w: Tensor) -> Tensor:
+            # h = W_1 x with the arm's block of W_1 free and the other blocks fixed at Θ_{t−1}
+            hidden = h0 + read[:, None] * (x @ (block - block0).T)
+            return (w * half_squared_loss(self._tail_call(hidden, tail), r)).sum()
+
+        per_row = vmap(grad(loss, argnums=(0, 1)), in_dims=(0, None, 0, 0, 0, 0, 0, 0))
+        grad_block, grad_tail = per_row(start, tail0, start, hidden0, features, reads, targets, weights)
+        adapted = {name: tail0[name] - self.adapt_lr * grad_tail[name] for name in tail0}
+        adapted["first.weight"] = start - self.adapt_lr * grad_block
+        return adapted
+
+    # -- line 9: UCB -------------------------------------------------------------------------------
+    def _arm_gradients(self, params: dict[str, Tensor], inputs: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """One arm per row under its own parameters (name → ``(R, …)``, ``"first.weight"`` the part of
+        ``W_1`` the arm reads): values ``(R,)``, ``δ = ∂f/∂(W_1 x)`` ``(R, m)`` and the other layers'
+        gradients ``(R, p_rest)``.  The first-layer gradient is ``δ xᵀ`` (never formed)."""
+        hidden = torch.einsum("rmd,rd->rm", params["first.weight"], inputs)
+        tail = {name: params[name] for name in self.names if name.startswith("tail.")}
+        per_row = vmap(grad_and_value(self._tail_call, argnums=(0, 1)))
+        (delta, tail_grads), values = per_row(hidden, tail)
+        rest = torch.cat([tail_grads[name].reshape(len(values), -1) for name in tail], dim=-1)
+        return values, delta, rest
+
+    def belief(self, context: Context) -> Belief:
+        users = self.user_ids(context)
+        clusters = self.clusters(context)  # (B, K, n)
+        self._cache = (context, clusters)
+        batch, n_arms, n_users = clusters.shape
+        sample_ids = self.adaptation_samples(n_arms).repeat(batch, 1)  # (B·K, n)
+        arms = context.arm_features
+        if isinstance(arms, BlockArms):
+            inputs = arms.contexts.repeat_interleave(n_arms, 0)  # (B·K, d_x)
+            block_ids = torch.arange(n_arms).repeat(batch)
+        else:
+            inputs, block_ids = arms.reshape(batch * n_arms, -1), None
+        rows = batch * n_arms
+        adapted = self.adapt(clusters.reshape(rows, n_users), sample_ids, block_ids)
+        # Θ_{t,i} and Θ_0 on the same arms in one batched computation: rows [adapted; initial]
+        theta0 = dict(self.theta0())
+        theta0["first.weight"] = self._arm_blocks(theta0["first.weight"], block_ids, rows)
+        both = {name: torch.cat([adapted[name], value.expand(rows, *adapted[name].shape[1:])])
+                for name, value in theta0.items()}
+        with torch.enable_grad():
+            values, delta, rest = self._arm_gradients(both, inputs.repeat(2, 1))
+        values, (delta, delta0), (rest, rest0) = values[:rows], delta.split(rows), rest.split(rows)
+        # ∇_{W_1} f = δ xᵀ at the same x for both parameter sets: ‖Δ‖² = ‖δ − δ_0‖² ‖x‖² + ‖rest − rest_0‖²
+        distance = ((delta - delta0).square().sum(-1) * inputs.square().sum(-1)
+                    + (rest - rest0).square().sum(-1)).sqrt()
+        mu = self.mu[users].clamp_min(1).to(values.dtype)[:, None]  # (B, 1)
+        user_side = ((self.S + 1) / (2 * mu)).sqrt() + (2 * math.log(1 / self.delta) / mu).sqrt()
+        width = distance.view(batch, n_arms) / self.width**0.25 + user_side
+        return Belief(mean=values.detach().view(batch, n_arms), width=width.detach())
+
+    # -- update (lines 13–18) ------------------------------------------------------------------------
+    @torch.no_grad()
+    def warm_start(self, feedback: Feedback) -> None:
+        """Alg. 1 line 3: one observed sample per row, appended to the served user only (``μ^u += 1``);
+        does not count as a round.  Call before round 1 with, e.g., one uniformly random arm per user."""
+        users = self.user_ids(feedback.context)
+        self._append(feedback.context, feedback.actions, feedback.rewards,
+                     users, torch.arange(users.shape[0]))
+        self._cache = None
+
+    def _append(self, context: Context, actions: Tensor, rewards: Tensor, owners: Tensor, rows: Tensor) -> None:
+        arms = context.arm_features
+        batch = torch.arange(actions.shape[0])
+        if isinstance(arms, BlockArms):
+            self.buffer.add(arms.contexts, actions, rewards, owners, rows)
+        else:
+            self.buffer.add(arms[batch, actions], None, rewards, owners, rows)
+        self.mu += torch.bincount(owners, minlength=self.info.n_users)
+        self.pending[owners] = True
+
+    @torch.no_grad()
+    def update(self, feedback: Feedback) -> None:
+        context, actions = feedback.context, feedback.actions
+        if self._cache is not None and self._cache[0] is context:
+            clusters = self._cache[1]
+        else:
+            clusters = self.clusters(context)
+        self._cache = None
+        rows = torch.arange(actions.shape[0])
+        chosen = clusters[rows, actions]  # (B, n): N̂_{u_t}(x_t)
+        # line 13: one fresh sample of T^u_{t−1} per member of the chosen cluster, queued for replay
+        draws = self.draw_samples(torch.rand(chosen.shape, generator=self.generator))
+        step, member = (chosen & (draws >= 0)).nonzero(as_tuple=True)
+        queued = torch.stack([step + self.meta_steps[0], draws[step, member]], dim=1)
+        self.meta_queue = torch.cat([self.meta_queue, queued])
+        self.meta_steps += actions.shape[0]
+        # lines 14–18: (x_t, r_t) goes to every member of the cluster (or to u_t alone)
+        if self.append_to == "cluster":
+            row, owner = chosen.nonzero(as_tuple=True)
+        else:
+            row, owner = rows, self.user_ids(context)
+        self._append(context, actions, feedback.rewards, owner, row)
+        start = int(self.rounds_seen)
+        self.rounds_seen += actions.shape[0]
+        if any(self.schedule.is_training_round(t) for t in range(start + 1, int(self.rounds_seen) + 1)):
+            self.train()
+
+    def train(self) -> None:
+        """Replay the queued line-13 meta steps (Adam, in order), then train every grown user-learner."""
+        params = self.meta.stacked()
+        zero = torch.zeros(1, dtype=torch.int64)
+        queue = self.meta_queue
+        for step in range(int(self.meta_steps[0])):
+            sample_ids = queue[queue[:, 0] == step, 1]
+            if sample_ids.numel() == 0:
+                continue
+            inputs = self.buffer.inputs(sample_ids[None], self.blocked)
+            with torch.enable_grad():
+                loss = half_squared_loss(self.meta.predict(zero, inputs), self.buffer.targets[sample_ids]).mean()
+                for value in params.values():
+                    value.grad = None
+                loss.backward()
+            self.meta_optimizer.step(params, zero)
+        for value in params.values():
+            value.grad = None
+        self.meta_queue = queue[:0]
+        self.meta_steps.zero_()
+        with torch.enable_grad():
+            train_members(self.users, self.user_optimizer, self.buffer, self.pending.nonzero().squeeze(1),
+                          self.schedule, self.generator, blocks=self.blocked)
+        self.pending.zero_()
+
+    def after_load(self) -> None:
+        self._cache = None
+        self._links = None
