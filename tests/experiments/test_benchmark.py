@@ -14,3 +14,12 @@ def test_bank_vs_loop_reports_every_size() -> None:
 def test_policy_throughput_on_digits() -> None:
     rates = policy_throughput(env="classification:digits", rounds=20, policies=("random", "linucb"))
     assert set(rates) == {"random", "linucb"} and all(v > 0 for v in rates.values())
+
+
+def test_mcnb_breakdown_reports_the_table_1_keys() -> None:
+    from neuralbandits.experiments.benchmark import mcnb_breakdown
+
+    row = mcnb_breakdown(6, rounds=2, warmup=1, width=8)
+    for key in ("clustering_s", "meta_adaptation_s", "user_training_s", "round_s", "clustering_floor_s"):
+        assert row[key] > 0
+    assert row["round_s"] >= row["user_training_s"]

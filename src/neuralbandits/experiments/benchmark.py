@@ -71,3 +71,65 @@ def bank_vs_loop(*, sizes: tuple[int, ...] = (50, 1000), dim: int = 10, n_arms: 
         rows.append({"n_networks": n, "bank_ms": 1e3 * bank_s, "loop_ms": 1e3 * loop_s,
                      "speedup": loop_s / bank_s})
     return rows
+
+
+def read_bandwidth_gbs(size_mb: int = 256, repeats: int = 5) -> float:
+    """Measured memory read bandwidth (GB/s): the median time to sum a ``size_mb`` float32 tensor."""
+    values = torch.ones(size_mb * 1024 * 1024 // 4)
+    seconds = _median_seconds(lambda: values.sum(), repeats)
+    return values.numel() * 4 / seconds / 1e9
+
+
+def mcnb_breakdown(n_users: int, *, rounds: int = 50, warmup: int = 30, dim: int = 10, n_arms: int = 10,
+                   width: int = 100, seed: int = 0) -> dict[str, float]:
+    """Paper 000 Table 1 for one ``n``: median seconds per round of each M-CNB component.
+
+    ``clustering_s`` (line 7, one forward of the whole user bank), ``meta_adaptation_s`` (Alg. 2 for
+    every arm), ``user_training_s`` (one training of the grown user-learners, amortised over the
+    paper's schedule: one training every 10 rounds in the first 1000), ``round_s`` (select + step +
+    update without training, plus the amortised training).  Also the memory floor of clustering: the
+    bytes of user-learner parameters read per round over the measured read bandwidth.
+    """
+    from neuralbandits.envs.synthetic import ClusteredEnv
+    from neuralbandits.policies import build_policy
+    from neuralbandits.types import Feedback
+
+    env = ClusteredEnv(n_users=n_users, n_clusters=5, n_arms=n_arms, dim=dim)
+    policy = build_policy("mcnb", env.info, seed=seed, width=width, train_every=10**9,
+                          train_switch_at=10**9, train_every_after=10**9)
+    context = env.reset(seed=seed)
+    clustering, adaptation, rounds_s = [], [], []
+    for step in range(warmup + rounds):
+        start = time.perf_counter()
+        clusters = policy.clusters(context)
+        middle = time.perf_counter()
+        policy.adapt(clusters[0], policy.adaptation_samples(n_arms))
+        end = time.perf_counter()
+        round_start = time.perf_counter()
+        actions = policy.select(context)
+        outcome = env.step(actions)
+        policy.update(Feedback(context, actions, outcome.rewards))
+        round_end = time.perf_counter()
+        context = outcome.next_context
+        if step >= warmup:
+            clustering.append(middle - start)
+            adaptation.append(end - middle)
+            rounds_s.append(round_end - round_start)
+    def train_all_grown() -> None:
+        policy.pending.copy_(policy.mu > 0)  # every user with data counts as grown, every time
+        policy.train()
+
+    training = _median_seconds(train_all_grown, 3)
+    period = 10  # the paper's schedule before round 1000
+    bytes_read = n_users * policy.users.n_params * 4
+    bandwidth = read_bandwidth_gbs()
+    return {
+        "n_users": n_users,
+        "clustering_s": statistics.median(clustering),
+        "meta_adaptation_s": statistics.median(adaptation),
+        "user_training_s": training / period,
+        "user_training_call_s": training,
+        "round_s": statistics.median(rounds_s) + training / period,
+        "clustering_floor_s": bytes_read / (bandwidth * 1e9),
+        "read_bandwidth_gbs": bandwidth,
+    }
