@@ -12,6 +12,7 @@ from typing import Any
 
 from neuralbandits.envs.base import BanditEnv
 from neuralbandits.envs.classification import ClassificationEnv
+from neuralbandits.envs.logistic import register_logistic
 from neuralbandits.envs.recommendation import RecommendationEnv
 from neuralbandits.envs.synthetic import ClusteredEnv, NonlinearEnv
 from neuralbandits.registry import Registry
@@ -157,3 +158,7 @@ def _logistic_cosine(**kwargs: Any) -> BanditEnv:
     """
     fixed = {"reward": "cosine", "noise": "bernoulli"}
     return NonlinearEnv(**_with_fixed("synthetic:logistic-cosine", fixed, kwargs))
+
+
+# -- paper 003: synthetic logistic bandits and the real data prepared as the paper does ------------
+register_logistic(ENVIRONMENTS)

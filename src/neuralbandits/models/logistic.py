@@ -1,0 +1,498 @@
+"""The math of logistic bandits (paper 003): link, constants, λ schedules, confidence radii, fits.
+
+Everything a logistic-bandit policy believes and computes, apart from the decision rule:
+
+* the link ``μ(z) = 1/(1+e^{−z})`` and ``μ̇ = μ(1−μ)``; the default ``κ = 1/μ̇(S·N)`` (Faury et al.);
+* the data-adaptive regulariser ``λ_t`` of paper 003's Eq. (4) (**reconstructed**, see
+  :func:`adaptive_lambda`) and Faury et al. 2020's ``λ_t = d ln(2 + t)``;
+* the confidence radii: Logistic-UCB-1 and ada-OFU-ECOLog exactly as in the official code
+  ``louisfaury/logistic_bandit`` (**verified**), NCBF-UCB and NeuralLog-UCB-1/-2 (**reconstructed**);
+* the regularised logistic MLE by Newton's method (Logistic-UCB-1's reference fit);
+* the realised effective dimension ``d̃ = ln det(I + (1/λ) Σ g gᵀ)``;
+* :class:`NeuralLogitModel` (a network in Zhou et al. 2020's parameterisation, gradient features,
+  diagonal design, full-batch gradient descent on the regularised cross-entropy) and
+  :class:`LinearLogitModel` (``θ ∈ R^d`` per block, full design), the two estimators that the five
+  policies of :mod:`neuralbandits.policies.neural_logistic` share.
+
+Tags follow ``docs/paper-notes.md`` §2: [V] verified, [R] reconstructed (our default, an option).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from scipy.stats import chi2
+from torch import Tensor, nn
+
+from neuralbandits.models.bank import LearnerBank, SampleInputs
+from neuralbandits.models.design import DiagonalDesign, FullDesign
+from neuralbandits.models.gradient_features import FactoredGradients
+from neuralbandits.models.networks import NetworkConfig
+from neuralbandits.models.training import SampleBuffer
+from neuralbandits.types import ArmFeatures, BlockArms, Context
+from neuralbandits.validation import InvalidParameterError
+
+__all__ = [
+    "LinearLogitModel",
+    "NeuralLogitModel",
+    "adaptive_lambda",
+    "default_kappa",
+    "ecolog_radius",
+    "effective_dimension",
+    "faury_lambda",
+    "initial_lambda",
+    "logistic_ucb1_radius",
+    "ncbf_radius",
+    "neurallog_radius",
+    "newton_logistic_mle",
+    "sigmoid_derivative",
+    "zhou_init_",
+]
+
+
+# ------------------------------------------------------------------------------------------------
+# Link and constants
+# ------------------------------------------------------------------------------------------------
+def sigmoid_derivative(z: Tensor | float) -> Tensor | float:
+    """``μ̇(z) = μ(z)(1 − μ(z))`` for a tensor or a float."""
+    if isinstance(z, Tensor):
+        mu = torch.sigmoid(z)
+        return mu * (1.0 - mu)
+    mu = 1.0 / (1.0 + math.exp(-z))
+    return mu * (1.0 - mu)
+
+
+def default_kappa(param_norm: float, arm_norm: float = 1.0) -> float:
+    """``κ = 1/μ̇(S·N)``: Faury et al.'s convention (``logistic_ucb_1.py``); ``S = N = 1`` → 5.09. [R]"""
+    if param_norm < 0 or arm_norm < 0:
+        raise InvalidParameterError(
+            f"default_kappa needs param_norm >= 0 and arm_norm >= 0; got {param_norm!r}, {arm_norm!r}."
+        )
+    return 1.0 / float(sigmoid_derivative(param_norm * arm_norm))
+
+
+# ------------------------------------------------------------------------------------------------
+# Regularisation schedules
+# ------------------------------------------------------------------------------------------------
+def initial_lambda(c_lambda: float, delta: float, param_norm: float) -> float:
+    """``λ_0 = C_λ ln(4/δ) / S²`` (paper 003, Algorithm 1 initialisation; formula [R])."""
+    _check_delta(delta)
+    return c_lambda * math.log(4.0 / delta) / param_norm**2
+
+
+def adaptive_lambda(
+    previous: float, log_det_initial: float, t: int, *, c_lambda: float, delta: float, param_norm: float
+) -> float:
+    """Paper 003 Eq. (4), reconstructed: ``λ_t = max(λ_{t−1}, (C_λ/S²)(D̄_t + ln(4t²/δ)))``.
+
+    ``log_det_initial`` is ``D̄_t = ln det(A_t/λ_0)`` of the algorithm's design formed with ``λ_0``
+    (the proofs' convention); ``t`` is the 1-based round.  [V: data-adaptive, non-decreasing, in both
+    design and loss, ``λ_0 ≤ min_t λ_t``; R: the formula.]
+    """
+    _check_delta(delta)
+    if t < 1:
+        raise InvalidParameterError(f"adaptive_lambda needs a 1-based round t >= 1; got {t!r}.")
+    candidate = c_lambda / param_norm**2 * (log_det_initial + math.log(4.0 * t * t / delta))
+    return max(previous, candidate)
+
+
+def faury_lambda(dim: int, n_observed: int) -> float:
+    """Logistic-UCB-1's ``λ_t = d ln(2 + n)`` after ``n`` observations (``logistic_ucb_1.py``). [V code]"""
+    return dim * math.log(2.0 + n_observed)
+
+
+def _check_delta(delta: float) -> None:
+    if not 0.0 < delta < 1.0:
+        raise InvalidParameterError(f"The failure level delta must lie in (0, 1); got {delta!r}.")
+
+
+# ------------------------------------------------------------------------------------------------
+# Confidence radii (scalars multiplying a norm)
+# ------------------------------------------------------------------------------------------------
+def logistic_ucb1_radius(
+    log_det_hessian: float, dim: int, l2_reg: float, *, kappa: float, param_norm: float, delta: float
+) -> float:
+    """Logistic-UCB-1's bonus scalar exactly as ``louisfaury/logistic_bandit`` computes it. [V code]
+
+    ``c = ¼√κ · min(√(1+2S)·γ, γ + γ²/√λ) + √λ·S`` with ``γ = min(γ₁, γ₂)``,
+    ``γ₁ = √λ/2 + (2/√λ)(ln(1/δ) + ½ ln det H − ½ d ln λ + ln(F_d(2λ)/F_d(λ)))``,
+    ``γ₂ = 1 + ln(1/δ) + ln(F_d(2λ)/F_d(λ)) + ½ ln det H − ½ d ln λ``, ``F_d`` the χ²_d CDF,
+    ``H`` the Hessian ``λI + Σ μ̇(θᵀx_s) x_s x_sᵀ`` of the last fit and ``λ = λ_t``.
+    """
+    _check_delta(delta)
+    if l2_reg <= 0:
+        raise InvalidParameterError(f"logistic_ucb1_radius needs l2_reg > 0; got {l2_reg!r}.")
+    dist = chi2(dim)
+    # ln F(2λ) − ln F(λ) via logcdf: the CDF underflows for d in the thousands (block encodings)
+    cdf_ratio = float(dist.logcdf(2.0 * l2_reg) - dist.logcdf(l2_reg))
+    shared = math.log(1.0 / delta) + 0.5 * log_det_hessian - 0.5 * dim * math.log(l2_reg) + cdf_ratio
+    root = math.sqrt(l2_reg)
+    gamma = min(root / 2.0 + 2.0 / root * shared, 1.0 + shared)
+    radius = 0.25 * math.sqrt(kappa) * min(math.sqrt(1.0 + 2.0 * param_norm) * gamma, gamma + gamma**2 / root)
+    return radius + root * param_norm
+
+
+def ecolog_radius(
+    t: int, l2_reg: float, *, param_norm: float, delta: float, cumulative_loss: float = 0.0
+) -> float:
+    """ada-OFU-ECOLog's radius (``ecolog.py``, ``update_ucb_bonus``): [V code]
+
+    ``r_t = √(2λS² + (1+S)²γ_t + L_t)``, ``γ_t = √λ/2 + (2/√λ) ln(2√(1 + t/(4λ))/δ)``, ``t`` the
+    1-based round, ``L_t`` the cumulative loss-gap term (0 for the gradient-descent fit [R]).
+    """
+    _check_delta(delta)
+    root = math.sqrt(l2_reg)
+    gamma = root / 2.0 + 2.0 / root * math.log(2.0 * math.sqrt(1.0 + t / (4.0 * l2_reg)) / delta)
+    return math.sqrt(max(2.0 * l2_reg * param_norm**2 + (1.0 + param_norm) ** 2 * gamma + cumulative_loss, 0.0))
+
+
+def ncbf_radius(log_det: float, l2_reg: float, *, kappa: float, param_norm: float, delta: float) -> float:
+    """NCBF-UCB (Verma et al. 2024), order ``κ√d̃``: ``c = κ√(D(λ) + 2 ln(1/δ)) + √(κλ)·S``. [R]"""
+    _check_delta(delta)
+    return kappa * math.sqrt(max(log_det, 0.0) + 2.0 * math.log(1.0 / delta)) + math.sqrt(kappa * l2_reg) * param_norm
+
+
+def neurallog_radius(log_det: float, l2_reg: float, t: int, *, param_norm: float, delta: float) -> float:
+    """Paper 003 Eq. (2)/(3): ``ν_t = √(2 D(λ_t) ℓ_t) + √λ_t·S``, ``ℓ_t = ln(4t²/δ)``. [R]
+
+    The same form serves NeuralLog-UCB-1 (``D`` of ``V_t``; its score multiplies by ``√κ``) and
+    NeuralLog-UCB-2 (``D`` of ``W_t``, giving ``β_t``).
+    """
+    _check_delta(delta)
+    ell = math.log(4.0 * t * t / delta)
+    return math.sqrt(2.0 * max(log_det, 0.0) * ell) + math.sqrt(l2_reg) * param_norm
+
+
+# ------------------------------------------------------------------------------------------------
+# Regularised maximum likelihood
+# ------------------------------------------------------------------------------------------------
+def newton_logistic_mle(
+    features: Tensor, rewards: Tensor, l2_reg: float, *, init: Tensor | None = None, n_steps: int = 5
+) -> tuple[Tensor, Tensor]:
+    """``argmin_θ Σ_s ℓ(r_s, μ(θᵀx_s)) + (λ/2)‖θ‖²`` by ``n_steps`` Newton steps.
+
+    ``features`` ``(n, d)``, ``rewards`` ``(n,)`` in ``[0, 1]``; returns ``θ`` ``(d,)`` and the Hessian
+    ``H = λI + Σ μ̇(θ_prevᵀx) x xᵀ`` of the last step (the matrix Logistic-UCB-1 keeps).  In
+    scikit-learn's convention this is ``LogisticRegression(C=1/λ, fit_intercept=False)``.
+    Float64 throughout.  Reference: ``louisfaury/logistic_bandit:logistic_ucb_1.py`` (``learn``).
+    """
+    if l2_reg <= 0:
+        raise InvalidParameterError(f"newton_logistic_mle needs l2_reg > 0; got {l2_reg!r}.")
+    x = features.to(torch.float64)
+    r = rewards.to(torch.float64)
+    dim = x.shape[1]
+    theta = torch.zeros(dim, dtype=torch.float64) if init is None else init.to(torch.float64).clone()
+    eye = torch.eye(dim, dtype=torch.float64)
+    hessian = l2_reg * eye
+    for _ in range(n_steps):
+        mu = torch.sigmoid(x @ theta)
+        gradient = l2_reg * theta + x.T @ (mu - r)
+        hessian = (x.T * (mu * (1.0 - mu))) @ x + l2_reg * eye
+        theta = theta - torch.linalg.solve(hessian, gradient)
+    return theta, hessian
+
+
+# ------------------------------------------------------------------------------------------------
+# Effective dimension
+# ------------------------------------------------------------------------------------------------
+def effective_dimension(features: Tensor, l2_reg: float, multiplicities: Tensor | None = None) -> float:
+    """``d̃ = ln det(I + (1/λ) Σ_i c_i g_i g_iᵀ)`` of ``N`` distinct vectors ``features`` ``(N, p)``
+    with multiplicities ``c_i`` (1 by default).
+
+    Computed in the smaller of ``p × p`` and ``N × N`` (``det(I_p + GᵀCG/λ) = det(I_N + C½GGᵀC½/λ)``),
+    in float64.  Paper 003 Appendix A's effective dimension (formula [R]); Zhou et al.'s normalised
+    form is ``d̃ / ln(1 + TK/λ)``.
+    """
+    g = features.to(torch.float64)
+    weights = torch.ones(g.shape[0], dtype=torch.float64) if multiplicities is None else multiplicities.to(torch.float64)
+    n, p = g.shape
+    if n <= p:
+        scaled = g * weights.sqrt()[:, None]
+        gram = scaled @ scaled.T / l2_reg
+        return float(torch.linalg.slogdet(torch.eye(n, dtype=torch.float64) + gram)[1])
+    gram = (g.T * weights) @ g / l2_reg
+    return float(torch.linalg.slogdet(torch.eye(p, dtype=torch.float64) + gram)[1])
+
+
+# ------------------------------------------------------------------------------------------------
+# Zhou et al. 2020 initialisation and input transform
+# ------------------------------------------------------------------------------------------------
+@torch.no_grad()
+def zhou_init_(bank: LearnerBank, generator: torch.Generator) -> None:
+    """Overwrite every member of a bias-free ``bank`` with Zhou et al. 2020's initialisation.
+
+    For ``l < L``: ``W_l = [[W, 0], [0, W]]``, ``W_{ij} ~ N(0, 4/m)``; ``W_L = (wᵀ, −wᵀ)``,
+    ``w_j ~ N(0, 2/m)``.  The first layer's two diagonal blocks act on the two copies of a duplicated
+    input ``(x, x)``: in every arm block of ``2·d_half`` inputs the first ``d_half`` feed hidden units
+    ``1..m/2`` and the last ``d_half`` units ``m/2+1..m`` (a permutation of Zhou's layout for the
+    block encoding), so ``f(x; θ_0) = 0`` for every duplicated input.  Needs an even width and an
+    even input block.  [V: "standard initialisation of Zhou et al."; R: values]
+    """
+    if bank.has_bias:
+        raise InvalidParameterError("zhou_init_ needs a bank without biases (NetworkConfig(bias=False)).")
+    width = bank.width
+    block = bank.dim // bank.n_blocks
+    if width % 2 or block % 2:
+        raise InvalidParameterError(
+            f"zhou_init_ needs an even width and an even input block; got width={width}, block={block}."
+        )
+    half, d_half = width // 2, block // 2
+    params = bank.stacked()
+    n_members = bank.n_members
+    first = params["first.weight"]  # (M, m, K·2·d_half)
+    w = torch.randn(n_members, half, bank.n_blocks, d_half, generator=generator) * math.sqrt(4.0 / width)
+    layout = torch.zeros(n_members, width, bank.n_blocks, 2, d_half)
+    layout[:, :half, :, 0, :] = w
+    layout[:, half:, :, 1, :] = w
+    first.copy_(layout.reshape(first.shape))
+    tail_names = [n for n in bank.names if n.startswith("tail.")]
+    for name in tail_names[:-1]:  # hidden m × m layers
+        w = torch.randn(n_members, half, half, generator=generator) * math.sqrt(4.0 / width)
+        hidden = torch.zeros(n_members, width, width)
+        hidden[:, :half, :half] = w
+        hidden[:, half:, half:] = w
+        params[name].copy_(hidden)
+    w = torch.randn(n_members, half, generator=generator) * math.sqrt(2.0 / width)
+    params[tail_names[-1]].copy_(torch.cat([w, -w], dim=-1)[:, None, :])
+
+
+def duplicate_inputs(arms: ArmFeatures, scale: float) -> ArmFeatures:
+    """``x ↦ scale · (x, x)/√2`` per arm (dense) or per raw context (block arms).  [R transform]"""
+    if isinstance(arms, BlockArms):
+        doubled = torch.cat([arms.contexts, arms.contexts], dim=-1) * (scale / math.sqrt(2.0))
+        return BlockArms(doubled, arms.n_arms)
+    return torch.cat([arms, arms], dim=-1) * (scale / math.sqrt(2.0))
+
+
+def scale_inputs(arms: ArmFeatures, scale: float) -> ArmFeatures:
+    """``x ↦ scale · x`` (dense or block arms)."""
+    if scale == 1.0:
+        return arms
+    if isinstance(arms, BlockArms):
+        return BlockArms(arms.contexts * scale, arms.n_arms)
+    return arms * scale
+
+
+# ------------------------------------------------------------------------------------------------
+# Estimators: logits, features ``z`` and a design ``A = λI + Σ w z zᵀ``
+# ------------------------------------------------------------------------------------------------
+class NeuralLogitModel(nn.Module):
+    """``f(x; θ) = √m · W_L σ(… σ(W_1 x'))`` with ``x' = (x, x)/√2``, its gradient features
+    ``ĝ = ∇_θ f / √m`` at the **current** θ, a diagonal design of ``ĝ`` and full-batch GD training.
+
+    Implementation of the ``√m`` output scale: a bias-free ReLU network is positively homogeneous
+    in its input, so ``√m·f(x; θ) = f(√m·x; θ)`` and ``√m·∇_θ f(x; θ) = ∇_θ f(√m·x; θ)`` exactly;
+    the bank therefore receives ``√m·x'`` and nothing in :mod:`neuralbandits.models.networks` changes.
+    ``init="pytorch"`` uses PyTorch's default ``Linear`` init, ``input_transform="none"`` no
+    duplication and ``output_scale="none"`` drops the ``√m`` (then ``ĝ = ∇_θ f``).
+
+    Training (paper 003 TrainNN): full-batch gradient descent on
+    ``L(θ)/n = mean_s BCE(r_s, f(x_s; θ)) + (c_reg·λ/(2n))‖θ − θ_0‖²`` with ``c_reg = 1`` or ``m``,
+    from the current θ (``train_from="current"``) or from ``θ_0`` (``"init"``).
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        *,
+        n_blocks: int,
+        block_dim: int | None,
+        width: int,
+        depth: int,
+        init: str,
+        input_transform: str,
+        output_scale: str,
+        design: str,
+        seed: int,
+    ) -> None:
+        super().__init__()
+        self.blocked = block_dim is not None
+        self.duplicate = input_transform == "duplicate"
+        self.input_scale = math.sqrt(width) if output_scale == "sqrt_m" else 1.0
+        self.feature_scale = 1.0 / self.input_scale  # ĝ = ∇f(√m x)/√m
+        factor = 2 if self.duplicate else 1
+        generator = torch.Generator().manual_seed(seed)
+        network = NetworkConfig(width=width, depth=depth, bias=False, init="pytorch" if init == "pytorch" else "gaussian")
+        self.bank = LearnerBank(dim * factor, 1, network=network, n_blocks=n_blocks, seed=seed)
+        if init == "zhou":
+            zhou_init_(self.bank, generator)
+        for name, value in self.bank.stacked().items():
+            self.register_buffer("initial__" + name.replace(".", "__"), value.detach().clone())
+        sample_dim = (block_dim if self.blocked else dim) * factor
+        self.buffer = SampleBuffer(sample_dim)
+        if design == "diagonal":
+            self.design = DiagonalDesign(1, self.bank.n_params, l2_reg=1.0)
+        else:
+            raise InvalidParameterError("NeuralLogitModel supports design='diagonal' only.")
+        self.members = torch.zeros(1, dtype=torch.int64)
+
+    @property
+    def n_params(self) -> int:
+        return self.bank.n_params
+
+    def transform(self, arms: ArmFeatures) -> ArmFeatures:
+        arms = duplicate_inputs(arms, 1.0) if self.duplicate else arms
+        return scale_inputs(arms, self.input_scale)
+
+    def evaluate(self, context: Context) -> tuple[Tensor, FactoredGradients]:
+        """Logits ``f(x; θ)`` ``(B, K)`` and the factored gradients of every arm (unscaled)."""
+        members = self.members.expand(context.batch_size)
+        return self.bank.gradient_features(members, self.transform(context.arm_features))
+
+    def quad_form(self, features: FactoredGradients, l2_reg: float) -> Tensor:
+        """``‖ĝ‖²_{A⁻¹}`` with the diagonal ``A = λI + G`` → ``(B, K)``."""
+        members = self.members.expand(features.delta.shape[0])
+        return self.design.quad_form(members, features, l2_reg=l2_reg) * self.feature_scale**2
+
+    def log_det(self, l2_reg: float) -> float:
+        """``D(λ) = Σ_j ln(1 + G_j/λ)``."""
+        return float(self.design.logdet(self.members, l2_reg)[0])
+
+    @torch.no_grad()
+    def record(self, context: Context, actions: Tensor, rewards: Tensor, features: FactoredGradients,
+               weights: Tensor | None) -> None:
+        """``G += w ĝ(x_t)²`` for the played arms and store the samples."""
+        batch = actions.shape[0]
+        scale = torch.full((batch,), self.feature_scale**2)
+        weights = scale if weights is None else weights * scale
+        self.design.update(self.members.expand(batch), features.chosen(actions), weights)
+        arms = self.transform(context.arm_features)
+        rows = torch.arange(batch)
+        if isinstance(arms, BlockArms):
+            self.buffer.add(arms.contexts, actions, rewards, self.members.expand(batch), rows)
+        else:
+            self.buffer.add(arms[rows, actions], None, rewards, self.members.expand(batch), rows)
+
+    def fit(self, l2_reg: float, *, n_steps: int, lr: float, c_reg: float, from_init: bool) -> float:
+        """Full-batch GD on the regularised mean cross-entropy; returns the last loss."""
+        n = self.buffer.n_samples
+        if n == 0 or n_steps == 0:
+            return float("nan")
+        params = self.bank.stacked()
+        initial = {name: self._buffers["initial__" + name.replace(".", "__")] for name in params}
+        if from_init:
+            with torch.no_grad():
+                for name, value in params.items():
+                    value.copy_(initial[name])
+        features, targets = self.buffer.features[:n], self.buffer.targets[:n]
+        if self.blocked:  # group the samples by block once: the first layer is one matmul per block
+            order = torch.argsort(self.buffer.block_ids[:n], stable=True)
+            features, targets = features[order], targets[order]
+            counts = torch.bincount(self.buffer.block_ids[:n], minlength=self.bank.n_blocks).tolist()
+            pieces = features.split(counts)
+        strength = c_reg * l2_reg / (2.0 * n)
+        loss_value = float("nan")
+        for _ in range(n_steps):
+            if self.blocked:
+                weight = params["first.weight"][0].view(self.bank.width, self.bank.n_blocks, -1)
+                hidden = torch.cat([piece @ weight[:, k, :].T for k, piece in enumerate(pieces)])
+                logits = self.bank._tail_forward(params, hidden[None])[0]
+            else:
+                logits = self.bank.predict(self.members, SampleInputs(features[None]))[0]
+            loss = nn.functional.binary_cross_entropy_with_logits(logits, targets)
+            penalty = sum(((params[k] - initial[k]) ** 2).sum() for k in params)
+            total = loss + strength * penalty
+            gradients = torch.autograd.grad(total, list(params.values()))
+            with torch.no_grad():
+                for value, gradient in zip(params.values(), gradients):
+                    value.sub_(lr * gradient)
+            loss_value = float(total.detach())
+        return loss_value
+
+
+class LinearLogitModel(nn.Module):
+    """``f(x; θ) = θᵀx`` with ``θ ∈ R^d``; on block arms one ``θ_a ∈ R^{d_x}`` per arm (the design,
+    the Hessian and the regularised loss of the ``K·d_x`` encoding are block-diagonal, so this is the
+    same model at ``1/K`` of the work).  Features ``z = x``; full design ``λ_V I + Σ w x xᵀ``
+    (Sherman–Morrison); ``log_det_hessian`` caches ``ln det H`` of the last fit.
+    """
+
+    def __init__(self, dim: int, *, n_blocks: int, block_dim: int | None, design_l2_reg: float) -> None:
+        super().__init__()
+        self.blocked = block_dim is not None
+        self.n_members = n_blocks if self.blocked else 1
+        self.member_dim = block_dim if self.blocked else dim
+        self.register_buffer("theta", torch.zeros(self.n_members, self.member_dim))
+        self.register_buffer("log_det_hessian", torch.zeros((), dtype=torch.float64))
+        self.design = FullDesign(self.n_members, self.member_dim, l2_reg=design_l2_reg)
+        self.buffer = SampleBuffer(self.member_dim)
+
+    def _per_arm(self, arms: ArmFeatures) -> tuple[Tensor, Tensor]:
+        """Features ``(B, K, d_m)`` and members ``(B, K)``."""
+        if isinstance(arms, BlockArms):
+            batch = arms.batch_size
+            features = arms.contexts[:, None, :].expand(-1, arms.n_arms, -1)
+            members = torch.arange(arms.n_arms).expand(batch, -1)
+            return features, members
+        return arms, torch.zeros(arms.shape[:2], dtype=torch.int64)
+
+    def evaluate(self, context: Context) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        features, members = self._per_arm(context.arm_features)
+        logits = (features * self.theta[members]).sum(-1)
+        return logits, (features, members)
+
+    def quad_form(self, features: tuple[Tensor, Tensor], l2_reg: float | None = None) -> Tensor:
+        """``xᵀ A⁻¹ x`` → ``(B, K)`` (the design's own λ; ``l2_reg`` is ignored)."""
+        x, members = features
+        return torch.einsum("bkp,bkpq,bkq->bk", x, self.design.inverse[members], x)
+
+    def log_det(self, l2_reg: float | None = None) -> float:
+        return float(self.design.log_det_ratio.sum())
+
+    @torch.no_grad()
+    def record(self, context: Context, actions: Tensor, rewards: Tensor, features: tuple[Tensor, Tensor],
+               weights: Tensor | None) -> None:
+        x, members = features
+        rows = torch.arange(actions.shape[0])
+        chosen, chosen_members = x[rows, actions], members[rows, actions]
+        self.design.update(chosen_members, chosen, weights)
+        self.buffer.add(chosen, None, rewards, chosen_members, rows)
+
+    def _samples(self) -> tuple[Tensor, Tensor, Tensor]:
+        n = self.buffer.n_samples
+        return self.buffer.features[:n], self.buffer.targets[:n], self.buffer.owners[:n]
+
+    def fit_gd(self, l2_reg: float, *, n_steps: int, lr: float) -> float:
+        """Full-batch GD on ``mean BCE + (λ/(2n))‖θ‖²`` (every block at once)."""
+        x, r, owners = self._samples()
+        n = x.shape[0]
+        if n == 0 or n_steps == 0:
+            return float("nan")
+        theta = self.theta.clone().requires_grad_(True)
+        value = float("nan")
+        for _ in range(n_steps):
+            logits = (x * theta[owners]).sum(-1)
+            total = nn.functional.binary_cross_entropy_with_logits(logits, r) + l2_reg / (2.0 * n) * theta.square().sum()
+            (gradient,) = torch.autograd.grad(total, [theta])
+            with torch.no_grad():
+                theta -= lr * gradient
+            value = float(total.detach())
+        self.theta.copy_(theta.detach())
+        return value
+
+    @torch.no_grad()
+    def fit_newton(self, l2_reg: float, *, n_steps: int) -> None:
+        """Regularised MLE per block by Newton (from the current θ); caches ``ln det H``."""
+        x, r, owners = self._samples()
+        total = 0.0
+        for member in range(self.n_members):  # K blocks at fit time only, never per arm at selection
+            rows = owners == member  # an empty block: one Newton step takes θ_a to 0, H = λI
+            theta, hessian = newton_logistic_mle(x[rows], r[rows], l2_reg, init=self.theta[member], n_steps=n_steps)
+            self.theta[member] = theta.to(self.theta.dtype)
+            total += float(torch.linalg.slogdet(hessian)[1])
+        self.log_det_hessian.fill_(total)
+
+    @torch.no_grad()
+    def refresh_hessian(self, l2_reg: float) -> None:
+        """``ln det(λI + Σ μ̇(θᵀx_s) x_s x_sᵀ)`` at the current θ (block-diagonal sum)."""
+        x, _, owners = self._samples()
+        total = 0.0
+        eye = torch.eye(self.member_dim, dtype=torch.float64)
+        for member in range(self.n_members):
+            rows = owners == member
+            xm = x[rows].to(torch.float64)
+            weights = sigmoid_derivative(xm @ self.theta[member].to(torch.float64))
+            hessian = (xm.T * weights) @ xm + l2_reg * eye
+            total += float(torch.linalg.slogdet(hessian)[1])
+        self.log_det_hessian.fill_(total)
