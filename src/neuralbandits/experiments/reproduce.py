@@ -36,7 +36,7 @@ def _run(jobs: list[RunSpec], store: ResultStore, backend: Backend, summary: Rep
     for job, result in backend.run(todo):
         if isinstance(result, str):
             store.record_failure(job, result)
-            summary.failed.append((f"{job.name} on {job.env} seed {job.seed}", result))
+            summary.failed.append((f"{job.name} on {job.env_name} seed {job.seed}", result))
         else:
             store.record_success(job, result)
             summary.ran += 1
@@ -55,7 +55,7 @@ def choose_settings(suite: Suite, store: ResultStore, tune_jobs: list[RunSpec]) 
             continue
         setting_key = json.dumps(dict(job.params), sort_keys=True)
         settings[setting_key] = dict(job.params)
-        scores.setdefault((job.env, job.name, setting_key), []).append(entry["final_regret"])
+        scores.setdefault((job.env_name, job.name, setting_key), []).append(entry["final_regret"])
     best: dict[tuple[str, str], tuple[float, str]] = {}
     for (env, name, key), values in scores.items():
         mean = float(np.mean(values))

@@ -18,7 +18,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from neuralbandits.experiments.sweep import RunSpec, expand_grid
+from neuralbandits.experiments.sweep import RunSpec, env_label, expand_grid
 from neuralbandits.validation import InvalidParameterError
 
 if sys.version_info >= (3, 11):
@@ -163,7 +163,7 @@ class Suite:
         jobs = []
         for env in envs:
             for entry in self.policies:
-                setting = chosen.get((env.spec, entry.name), {})
+                setting = chosen.get((env_label(env.spec, env.params), entry.name), {})
                 for label, params in entry.variants():
                     for seed in range(seeds):
                         jobs.append(RunSpec(

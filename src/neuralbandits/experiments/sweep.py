@@ -44,8 +44,19 @@ class RunSpec:
     def name(self) -> str:
         return self.label or self.policy
 
+    @property
+    def env_name(self) -> str:
+        return env_label(self.env, self.env_params)
+
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "env_params": dict(self.env_params), "params": dict(self.params)}
+
+
+def env_label(env: str, params: Mapping[str, Any]) -> str:
+    """``"logistic:h1"``, or ``"logistic:h1 (n_pool=10)"`` when parameters distinguish two entries."""
+    if not params:
+        return env
+    return f"{env} (" + ", ".join(f"{k}={v}" for k, v in sorted(params.items())) + ")"
 
 
 def expand_grid(grid: Mapping[str, Any], *, owner: str) -> list[dict[str, Any]]:

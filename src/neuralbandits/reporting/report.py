@@ -106,8 +106,12 @@ def improvement(table: pd.DataFrame, proposed: str | None) -> str:
         return ""
     others = table.drop(index=proposed)["final_regret_mean"]
     best = others.min()
-    gain = 100.0 * (best - table.loc[proposed, "final_regret_mean"]) / best if best else float("nan")
-    return f"{proposed} vs best baseline ({others.idxmin()}): {gain:+.1f} % lower final regret"
+    if not best:
+        return ""
+    gain = 100.0 * (best - table.loc[proposed, "final_regret_mean"]) / best
+    direction = "lower" if gain >= 0 else "higher"
+    return (f"{proposed}'s final regret is {abs(gain):.1f} % {direction} than the best baseline's "
+            f"({others.idxmin()})")
 
 
 def _markdown_table(table: pd.DataFrame) -> str:
@@ -159,8 +163,8 @@ def write_report(store_dir: str | Path) -> tuple[Path, Path]:
         md += [f"## {suite}", ""]
         body.append(f"<h2>{html.escape(suite)}</h2>")
         suite_runs = [e for e in final if e["spec"]["suite"] == suite]
-        for env in sorted({e["spec"]["env"] for e in suite_runs}):
-            runs = [e for e in suite_runs if e["spec"]["env"] == env]
+        for env in sorted({_env_name(e) for e in suite_runs}):
+            runs = [e for e in suite_runs if _env_name(e) == env]
             records = store.records([e["run_id"] for e in runs])
             table = final_table(records)
             slug = re.sub(r"[^A-Za-z0-9]+", "-", f"{suite}-{env}").strip("-")
@@ -189,6 +193,12 @@ def write_report(store_dir: str | Path) -> tuple[Path, Path]:
     return html_path, md_path
 
 
+def _env_name(entry: dict[str, Any]) -> str:
+    from neuralbandits.experiments.sweep import env_label
+
+    return env_label(entry["spec"]["env"], entry["spec"]["env_params"])
+
+
 def _proposed_by_suite(root: Path) -> dict[str, str]:
     path = root / "commands.jsonl"
     proposed: dict[str, str] = {}
@@ -211,7 +221,7 @@ def _append_runs_and_provenance(root: Path, entries: list[dict[str, Any]], md: l
         s = e["spec"]
         regret = f"{e['final_regret']:.1f}" if e["status"] == "ok" else html.escape(e.get("error", ""))
         params = ", ".join(f"{k}={v}" for k, v in sorted(s["params"].items()))
-        cells = [e["run_id"], s["suite"], s["phase"], s["env"], s["label"] or s["policy"], params,
+        cells = [e["run_id"], s["suite"], s["phase"], _env_name(e), s["label"] or s["policy"], params,
                  str(s["seed"]), e["status"], regret]
         md.append("| " + " | ".join(cells) + " |")
         rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
