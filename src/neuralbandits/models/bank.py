@@ -150,6 +150,19 @@ class LearnerBank(nn.Module):
         params = self.gather(member_ids)
         return self._tail_forward(params, self._hidden_arms(params, arms))
 
+    def embed_arms(self, member_ids: Tensor, arms: ArmFeatures) -> Tensor:
+        """The last hidden layer ``φ(x)`` (after its ReLU) of every arm → ``(B, K, m)``.
+
+        The representation a linear head reads (NeuralLinear: Riquelme et al. 2018)."""
+        params = self.gather(member_ids)
+        hidden = self._hidden_arms(params, arms)
+        for index in range(1, len(self._tail) - 2, 2):  # every tail Linear but the output layer
+            hidden = torch.einsum("nsh,noh->nso", hidden.relu(), params[f"tail.{index}.weight"])
+            bias = params.get(f"tail.{index}.bias")
+            if bias is not None:
+                hidden = hidden + bias[:, None, :]
+        return hidden.relu()
+
     def predict_all(self, arms: ArmFeatures) -> Tensor:
         """The ``K`` arms of one round under **every** member → ``(M, K)`` (one batched computation)."""
         params = self.stacked()

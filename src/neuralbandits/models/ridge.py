@@ -27,6 +27,16 @@ class RidgeBank(nn.Module):
         self.register_buffer("moment", torch.zeros(n_members, dim))
         self.register_buffer("counts", torch.zeros(n_members, dtype=torch.int64))
 
+    @torch.no_grad()
+    def reset(self) -> None:
+        """Back to ``A = λI``, ``b = 0``, no counts (e.g. before re-fitting on new features)."""
+        eye = torch.eye(self.gram.shape[-1])
+        self.gram.copy_(eye * self.l2_reg)
+        self.joint.zero_()
+        self.joint[..., :-1] = eye / self.l2_reg
+        self.moment.zero_()
+        self.counts.zero_()
+
     @property
     def inverse(self) -> Tensor:
         """``A⁻¹`` ``(M, d, d)`` (a view)."""
