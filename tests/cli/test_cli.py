@@ -68,6 +68,22 @@ BAD_INPUTS = [
 ]
 
 
+def cli_in_process(*args: str):  # type: ignore[no-untyped-def]
+    """The same app in this process (a subprocess per bad-input case would cost seconds of imports)."""
+    from typer.testing import CliRunner
+
+    from neuralbandits.cli.main import app
+
+    return CliRunner().invoke(app, list(args))
+
+
+def test_bad_input_through_a_real_subprocess(tmp_path: Path) -> None:
+    result = cli("run", "--policies", "linucbb", "--rounds", "5", "--out", str(tmp_path / "out"), "--quiet")
+    assert result.returncode == 2 and result.stderr.strip().startswith("error: ")
+    assert "Did you mean 'linucb'" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("args,message", BAD_INPUTS)
 def test_bad_input_one_line_exit_2_nothing_written(args, message: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     if isinstance(args, str):
@@ -78,9 +94,9 @@ def test_bad_input_one_line_exit_2_nothing_written(args, message: str, tmp_path:
                   "negative_labels": {"X": X, "y": y - 1}}[args]
         args = ["--env", f"classification:{write_npz(tmp_path / 'data.npz', **arrays)}"]
     out = tmp_path / "out"
-    result = cli("run", *args, "--rounds" if "--rounds" not in args else "--seeds",
-                 "5" if "--rounds" not in args else "1", "--out", str(out), "--quiet")
-    assert result.returncode == 2, result.stdout + result.stderr
+    result = cli_in_process("run", *args, "--rounds" if "--rounds" not in args else "--seeds",
+                            "5" if "--rounds" not in args else "1", "--out", str(out), "--quiet")
+    assert result.exit_code == 2, result.stdout + result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
     assert message in lines[0]
