@@ -36,6 +36,7 @@ class RunResult:
     regrets: np.ndarray
     elapsed_s: np.ndarray  # wall-clock seconds since the start of the run, after each round
     extras: dict[str, np.ndarray] = field(default_factory=dict)  # Outcome.extras, per round
+    policy_s: float = 0.0  # seconds spent inside the policy's select and update (no environment)
 
     @property
     def cumulative_regret(self) -> np.ndarray:
@@ -79,12 +80,18 @@ def run_policy(
     context = env.reset(seed=env_seed)
     start = time.perf_counter()
     step_report = max(1, rounds // 100)
+    policy_s = 0.0
+    clock = time.perf_counter
     for t in range(rounds):
+        tick = clock()
         chosen = policy.select(context)
+        policy_s += clock() - tick
         outcome = env.step(chosen)
         pending.append(Feedback(context=context, actions=chosen, rewards=outcome.rewards))
         if len(pending) > delay:
+            tick = clock()
             policy.update(pending.popleft())
+            policy_s += clock() - tick
         chosen_log.append(chosen)  # whole (B, …) tensors: indexing row 0 here would cost an op
         reward_log.append(outcome.rewards)
         expected_log.append(outcome.expected_rewards)
@@ -103,7 +110,7 @@ def run_policy(
     rewards = (rewards.sum(-1) if rewards.ndim > 1 else rewards).numpy()
     extras = {name: torch.stack(values)[:, 0].double().numpy() for name, values in extras_log.items()}
     actions = torch.stack(chosen_log)[:, 0].numpy()
-    return RunResult(label or policy.key, seed, actions, rewards, regrets, elapsed, extras)
+    return RunResult(label or policy.key, seed, actions, rewards, regrets, elapsed, extras, policy_s)
 
 
 def iter_runs(
