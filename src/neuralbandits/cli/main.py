@@ -202,10 +202,12 @@ def bench(
                                       repeats=repeats, policy_only=True)
     typer.echo(f"{'linucb':<14}{digits['linucb']:>12.0f}  (classification:digits, T = 1797, whole loop, median of {repeats})")
     typer.echo(f"{'linucb':<14}{digits_policy['linucb']:>12.0f}  (classification:digits, select + update only)")
-    ratios = bank_vs_loop(sizes=(50, 1000), repeats=repeats)
-    typer.echo(f"\n{'networks':<10}{'bank ms':>10}{'loop ms':>10}{'speed-up':>10}  (forward+backward, width 100, 10 arms)")
+    ratios = bank_vs_loop(sizes=(50, 1000), repeats=repeats, threads=(1, 2))
+    typer.echo(f"\n{'networks':<10}{'threads':>8}{'bank ms':>10}{'loop ms':>10}{'speed-up':>10}"
+               "  (forward+backward, width 100, 10 arms; median of repeats)")
     for row in ratios:
-        typer.echo(f"{row['n_networks']:<10}{row['bank_ms']:>10.2f}{row['loop_ms']:>10.2f}{row['speedup']:>9.1f}x")
+        typer.echo(f"{row['n_networks']:<10}{row['threads']:>8}{row['bank_ms']:>10.2f}{row['loop_ms']:>10.2f}"
+                   f"{row['speedup']:>9.1f}x")
     if json_path is not None:
         payload = {"threads": threads, "rounds": rounds, "rounds_per_s_shuttle": throughput,
                    "linucb_rounds_per_s_digits": digits["linucb"],

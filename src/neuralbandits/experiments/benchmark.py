@@ -48,11 +48,14 @@ def _median_seconds(action, repeats: int) -> float:  # type: ignore[no-untyped-d
 
 
 def bank_vs_loop(*, sizes: tuple[int, ...] = (50, 1000), dim: int = 10, n_arms: int = 10,
-                 width: int = 100, repeats: int = 5) -> list[dict[str, float]]:
-    """Forward + backward of ``M`` networks on ``n_arms`` inputs each: one bank call vs a loop."""
+                 width: int = 100, repeats: int = 5, threads: tuple[int, ...] = (1,)) -> list[dict[str, float]]:
+    """Forward + backward of ``M`` networks on ``n_arms`` inputs each: one bank call vs a loop, both
+    measured with each thread count in ``threads`` (restored afterwards)."""
     rows = []
     network = NetworkConfig(width=width)
-    for n in sizes:
+    before = torch.get_num_threads()
+    for n, count in [(n, c) for n in sizes for c in threads]:
+        torch.set_num_threads(count)
         bank = LearnerBank(dim, n, network=network, identical=False, seed=0)
         modules = members_as_modules(bank, network)
         inputs = torch.randn(n, n_arms, dim)
@@ -67,8 +70,9 @@ def bank_vs_loop(*, sizes: tuple[int, ...] = (50, 1000), dim: int = 10, n_arms: 
                 module(inputs[index]).sum().backward()
 
         bank_s, loop_s = _median_seconds(bank_step, repeats), _median_seconds(loop_step, repeats)
-        rows.append({"n_networks": n, "bank_ms": 1e3 * bank_s, "loop_ms": 1e3 * loop_s,
+        rows.append({"n_networks": n, "threads": count, "bank_ms": 1e3 * bank_s, "loop_ms": 1e3 * loop_s,
                      "speedup": loop_s / bank_s})
+    torch.set_num_threads(before)
     return rows
 
 
