@@ -202,7 +202,7 @@ def bench(
                                       repeats=repeats, policy_only=True)
     typer.echo(f"{'linucb':<14}{digits['linucb']:>12.0f}  (classification:digits, T = 1797, whole loop, median of {repeats})")
     typer.echo(f"{'linucb':<14}{digits_policy['linucb']:>12.0f}  (classification:digits, select + update only)")
-    ratios = bank_vs_loop(sizes=(50, 1000), repeats=repeats, threads=(1, 2))
+    ratios = bank_vs_loop(sizes=(50, 1000), repeats=repeats, threads=(threads,))
     typer.echo(f"\n{'networks':<10}{'threads':>8}{'bank ms':>10}{'loop ms':>10}{'speed-up':>10}"
                "  (forward+backward, width 100, 10 arms; median of repeats)")
     for row in ratios:
