@@ -27,6 +27,7 @@ from neuralbandits.models.training import (
 )
 from neuralbandits.policies.base import ScorePolicy, register
 from neuralbandits.policies.explorers import UCB
+from neuralbandits.policies.neural import NETWORK_CONSTRAINTS, NETWORK_TEST_PARAMS
 from neuralbandits.rng import make_generator, spawn_seeds
 from neuralbandits.types import Belief, BlockArms, Context, Feedback, ProblemInfo
 from neuralbandits.validation import Interval, OneOf
@@ -101,20 +102,14 @@ class MCNB(ScorePolicy):
         "gamma": Interval(0, None),
         "S": Interval(0, None),
         "delta": Interval(0, 1, low_open=True),
-        "width": Interval(1, None, integer=True),
-        "depth": Interval(2, None, integer=True),
+        **NETWORK_CONSTRAINTS,
         "adapt_lr": Interval(0, None),
         "meta_lr": Interval(0, None, low_open=True),
         "user_lr": Interval(0, None, low_open=True),
-        "n_steps": Interval(0, None, integer=True),
-        "batch_size": Interval(1, None, integer=True),
-        "train_every": Interval(1, None, integer=True),
-        "train_every_after": Interval(1, None, integer=True),
-        "train_switch_at": Interval(0, None, integer=True),
         "mode": OneOf(("faithful", "reference")),
         "append_to": OneOf(("cluster", "served")),
     }
-    test_params: ClassVar[dict] = {"width": 8, "n_steps": 2, "batch_size": 4, "train_every": 2}
+    test_params: ClassVar[dict] = NETWORK_TEST_PARAMS
 
     def __init__(
         self,

@@ -24,6 +24,20 @@ from neuralbandits.types import ArmFeatures, Belief, BlockArms, Context, Feedbac
 from neuralbandits.validation import Interval, OneOf
 
 
+#: Constraints shared by every policy that trains networks on the paper-000 schedule.
+NETWORK_CONSTRAINTS = {
+    "width": Interval(1, None, integer=True),
+    "depth": Interval(2, None, integer=True),
+    "n_steps": Interval(0, None, integer=True),
+    "batch_size": Interval(1, None, integer=True),
+    "train_every": Interval(1, None, integer=True),
+    "train_every_after": Interval(1, None, integer=True),
+    "train_switch_at": Interval(0, None, integer=True),
+}
+#: Tiny networks and schedules for the generated contract tests.
+NETWORK_TEST_PARAMS = {"width": 8, "n_steps": 2, "batch_size": 4, "train_every": 2}
+
+
 class NeuralEstimatorPolicy(ScorePolicy):
     """Belief ``mean = f(x; θ_u)``, ``width = √(λ gᵀ U_u⁻¹ g)`` with ``g = ∇_θ f(x; θ_u)``.
 
@@ -37,19 +51,13 @@ class NeuralEstimatorPolicy(ScorePolicy):
     default_alpha: ClassVar[float] = 1.0
     default_l2_reg: ClassVar[float] = 1e-3
     constraints = {
+        **NETWORK_CONSTRAINTS,
         "alpha": Interval(0, None),
         "l2_reg": Interval(0, None, low_open=True),
-        "width": Interval(1, None, integer=True),
-        "depth": Interval(2, None, integer=True),
         "lr": Interval(0, None, low_open=True),
-        "n_steps": Interval(0, None, integer=True),
-        "batch_size": Interval(1, None, integer=True),
-        "train_every": Interval(1, None, integer=True),
-        "train_every_after": Interval(1, None, integer=True),
-        "train_switch_at": Interval(0, None, integer=True),
         "design": OneOf(("diagonal", "full")),
     }
-    test_params = {"width": 8, "n_steps": 2, "batch_size": 4, "train_every": 2}
+    test_params = NETWORK_TEST_PARAMS
 
     def __init__(
         self,

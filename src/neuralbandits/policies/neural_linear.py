@@ -17,6 +17,7 @@ from neuralbandits.models.networks import NetworkConfig
 from neuralbandits.models.training import MaskedAdam, SampleBuffer, TrainSchedule, train_members
 from neuralbandits.policies.base import PolicyBase, register
 from neuralbandits.policies.clustered import CLUB
+from neuralbandits.policies.neural import NETWORK_CONSTRAINTS, NETWORK_TEST_PARAMS
 from neuralbandits.rng import spawn_seeds
 from neuralbandits.types import BlockArms, Context, Feedback, ProblemInfo, Selection
 from neuralbandits.validation import Interval
@@ -32,18 +33,12 @@ class NeuralLinear(PolicyBase):
     """
 
     constraints = {
+        **NETWORK_CONSTRAINTS,
         "alpha": Interval(0, None),
         "l2_reg": Interval(0, None, low_open=True),
-        "width": Interval(1, None, integer=True),
-        "depth": Interval(2, None, integer=True),
         "lr": Interval(0, None, low_open=True),
-        "n_steps": Interval(0, None, integer=True),
-        "batch_size": Interval(1, None, integer=True),
-        "train_every": Interval(1, None, integer=True),
-        "train_every_after": Interval(1, None, integer=True),
-        "train_switch_at": Interval(0, None, integer=True),
     }
-    test_params = {"width": 8, "n_steps": 2, "batch_size": 4, "train_every": 2}
+    test_params = NETWORK_TEST_PARAMS
 
     def __init__(self, info: ProblemInfo, *, alpha: float = 1.0, l2_reg: float = 1.0, width: int = 100,
                  depth: int = 2, lr: float = 1e-3, n_steps: int = 50, batch_size: int = 16,
