@@ -12,6 +12,7 @@ from typing import Any
 
 from neuralbandits.envs.base import BanditEnv
 from neuralbandits.envs.classification import ClassificationEnv
+from neuralbandits.envs.combinatorial import register_combinatorial
 from neuralbandits.envs.logistic import register_logistic
 from neuralbandits.envs.recommendation import RecommendationEnv
 from neuralbandits.envs.synthetic import ClusteredEnv, NonlinearEnv
@@ -162,3 +163,6 @@ def _logistic_cosine(**kwargs: Any) -> BanditEnv:
 
 # -- paper 003: synthetic logistic bandits and the real data prepared as the paper does ------------
 register_logistic(ENVIRONMENTS)
+
+# -- paper 004: slates under a budget with a submodular reward (CCBM) --------------------------------
+register_combinatorial(ENVIRONMENTS)

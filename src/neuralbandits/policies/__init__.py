@@ -1,6 +1,15 @@
 """Policies: one short file per family, all registered in ``POLICIES``."""
 
-from neuralbandits.policies import clustered, linear, meta, neural, neural_linear, neural_logistic, uniform  # noqa: F401  (registration)
+from neuralbandits.policies import (  # noqa: F401  (registration)
+    clustered,
+    combinatorial,
+    linear,
+    meta,
+    neural,
+    neural_linear,
+    neural_logistic,
+    uniform,
+)
 from neuralbandits.policies.base import (
     POLICIES,
     PolicyBase,
