@@ -104,11 +104,11 @@ def run_policy(
             progress(step_report)
     if progress is not None and rounds % step_report:
         progress(rounds % step_report)
-    # the records follow row 0 of each batch (the run's own stream)
-    regrets = (torch.stack(best_log)[:, 0] - torch.stack(expected_log)[:, 0]).double().numpy()
-    rewards = torch.stack(reward_log)[:, 0].double()
-    rewards = (rewards.sum(-1) if rewards.ndim > 1 else rewards).numpy()
-    extras = {name: torch.stack(values)[:, 0].double().numpy() for name, values in extras_log.items()}
+    # a round's record sums the rows of its batch: one row for single-arm environments, the M users
+    # of the round for combinatorial ones (envs/combinatorial.py); the action column is row 0's
+    regrets = (torch.stack(best_log) - torch.stack(expected_log)).double().sum(1).numpy()
+    rewards = torch.stack(reward_log).double().reshape(rounds, -1).sum(1).numpy()
+    extras = {name: torch.stack(values).double().sum(1).numpy() for name, values in extras_log.items()}
     actions = torch.stack(chosen_log)[:, 0].numpy()
     return RunResult(label or policy.key, seed, actions, rewards, regrets, elapsed, extras, policy_s)
 
