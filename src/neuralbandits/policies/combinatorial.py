@@ -170,6 +170,9 @@ class CCBM(SlatePolicy):
 
     * ``budget`` — B (default ``info.slate_size``).
     * ``horizon`` — T of ``h_T`` (default ``info.extras["horizon"]``, else 10 000).
+    ``count_index``, ``shared_stats``, ``h_rule`` and ``k_rule`` left at ``None`` take the class's
+    ``rule_defaults`` (the notes' choices here, CC-MAB's rules in :class:`CCMAB`).
+
     * ``h_rule`` (notes' ``h_T_rule``) — ``"appendix"``: ``h_T = ⌈T^{1/4}⌉``; ``"ccmab"``:
       ``⌈T^{1/(3+D)}⌉``.  ``cubes_per_dim`` overrides ``h_T`` directly.
     * ``k_rule`` (notes' ``K_rule``) — ``"appendix"``: ``K(n) = √n ln n``; ``"ccmab"``:
@@ -214,6 +217,10 @@ class CCBM(SlatePolicy):
         "cubes_per_dim": Optional(Interval(1, None, integer=True)),
     }
     test_params = {"horizon": 256}
+    #: what ``None`` means for the rule keywords
+    rule_defaults: ClassVar[dict[str, Any]] = {
+        "count_index": "decisions", "shared_stats": True, "h_rule": "appendix", "k_rule": "appendix",
+    }
 
     def __init__(
         self,
@@ -222,24 +229,27 @@ class CCBM(SlatePolicy):
         budget: int | None = None,
         horizon: int | None = None,
         set_reward: str = "coverage",
-        count_index: str = "decisions",
-        shared_stats: bool = True,
-        h_rule: str = "appendix",
-        k_rule: str = "appendix",
+        count_index: str | None = None,
+        shared_stats: bool | None = None,
+        h_rule: str | None = None,
+        k_rule: str | None = None,
         partition: str = "per_dimension",
         update_timing: str = "end_of_round",
         cubes_per_dim: int | None = None,
         seed: int | None = None,
     ) -> None:
         super().__init__(info, budget=budget, seed=seed)
-        self.horizon, self.set_reward, self.count_index = horizon, set_reward, count_index
-        self.shared_stats, self.h_rule, self.k_rule = shared_stats, h_rule, k_rule
+        # None takes the class's default (CCBM: the notes' choices; CCMAB: CC-MAB's own rules)
+        given = {"count_index": count_index, "shared_stats": shared_stats, "h_rule": h_rule, "k_rule": k_rule}
+        for name, value in given.items():
+            setattr(self, name, self.rule_defaults[name] if value is None else value)
+        self.horizon, self.set_reward = horizon, set_reward
         self.partition, self.update_timing, self.cubes_per_dim = partition, update_timing, cubes_per_dim
         self.check_params()
         self.horizon_T = int(horizon or info.extras.get("horizon", DEFAULT_HORIZON))
-        h = cubes_per_dim or cubes_per_dimension(self.horizon_T, info.dim, h_rule=h_rule,
+        h = cubes_per_dim or cubes_per_dimension(self.horizon_T, info.dim, h_rule=self.h_rule,
                                                  partition=partition)
-        self.n_members = 1 if shared_stats else info.n_users
+        self.n_members = 1 if self.shared_stats else info.n_users
         self.cubes = HypercubePartition(info.dim, h, n_members=self.n_members)
         self.register_buffer("decisions", torch.zeros(self.n_members, dtype=torch.int64))
         self.register_buffer("observations", torch.zeros(self.n_members, dtype=torch.int64))
@@ -339,27 +349,7 @@ class CCMAB(CCBM):
     Submodular Reward", NeurIPS 2018, Algorithm 1 and Theorem 1.
     """
 
-    def __init__(
-        self,
-        info: ProblemInfo,
-        *,
-        budget: int | None = None,
-        horizon: int | None = None,
-        set_reward: str = "coverage",
-        count_index: str = "round",
-        shared_stats: bool = False,
-        h_rule: str = "ccmab",
-        k_rule: str = "ccmab",
-        partition: str = "per_dimension",
-        update_timing: str = "end_of_round",
-        cubes_per_dim: int | None = None,
-        seed: int | None = None,
-    ) -> None:
-        super().__init__(
-            info, budget=budget, horizon=horizon, set_reward=set_reward, count_index=count_index,
-            shared_stats=shared_stats, h_rule=h_rule, k_rule=k_rule, partition=partition,
-            update_timing=update_timing, cubes_per_dim=cubes_per_dim, seed=seed,
-        )
+    rule_defaults = {"count_index": "round", "shared_stats": False, "h_rule": "ccmab", "k_rule": "ccmab"}
 
 
 # ------------------------------------------------------------------------------------------------
