@@ -280,8 +280,3 @@ def test_state_round_trip_and_determinism(tmp_path) -> None:  # type: ignore[no-
     for name, value in policy.get_state().items():
         if name != "__generator__" and not value.is_meta:  # the bank's functional skeleton holds no data
             assert torch.equal(value, restored.get_state()[name]), name
-
-
-def test_reference_mode_is_not_implemented_yet() -> None:
-    with pytest.raises(NotImplementedError, match="mode='reference'"):
-        MCNB(ProblemInfo(n_arms=2, dim=2), mode="reference")

@@ -225,6 +225,9 @@ def reproduce(
     workers: int = typer.Option(1, help="Parallel runs (processes or Ray CPUs)."),
     address: Optional[str] = typer.Option(None, help="Ray cluster address (default: a local instance)."),
     data_dir: Optional[Path] = typer.Option(None, help="Folder with the datasets (sets $NEURALBANDITS_DATA)."),
+    rounds: Optional[int] = typer.Option(None, help="Override the suite's horizon T of the reported runs."),
+    seeds: Optional[int] = typer.Option(None, help="Override the suite's number of reported seeds."),
+    tune_rounds: Optional[int] = typer.Option(None, help="Override the horizon of the grid search."),
     quiet: bool = typer.Option(False, help="No progress bar."),
 ) -> None:
     """Grid-search each baseline on tuning seeds, then run the reported seeds; store every run."""
@@ -242,7 +245,7 @@ def reproduce(
         fail(f"--workers must be a positive integer; got {workers}.")
     if data_dir is not None:  # child processes and Ray workers read it from the environment
         os.environ["NEURALBANDITS_DATA"] = str(data_dir.resolve())
-    loaded = guarded(lambda: load_suite(suite))
+    loaded = guarded(lambda: load_suite(suite).scaled(rounds=rounds, seeds=seeds, tune_rounds=tune_rounds))
     for env in loaded.settings(quick)[0]:  # every environment builds before any run starts
         guarded(lambda: _check_env(env.spec, env.params))
     if backend == "ray":

@@ -2,7 +2,8 @@
 
 A suite names environments, policies (fixed ``params``, a ``grid`` searched on separate tuning
 seeds, or a ``sweep`` whose every value is reported, for sensitivity studies), the horizon and the
-seeds; a ``[quick]`` table shrinks it to a smoke run.  The files live in
+seeds (and optionally ``tune_rounds``, a shorter horizon for the grid search); a ``[quick]`` table
+shrinks it to a smoke run.  The files live in
 ``neuralbandits/experiments/suites/``; ``neuralbandits reproduce --list`` shows them.
 
 Grid search: the paper picks each baseline's best setting from the reported runs themselves; we
@@ -13,7 +14,7 @@ report was tuned on its own stream.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,7 @@ class Suite:
     rounds: int
     seeds: int
     tune_seeds: tuple[int, ...] = (100, 101, 102)
+    tune_rounds: int | None = None  # horizon of the grid search (default: ``rounds``)
     proposed: str | None = None
     quick: dict[str, Any] = field(default_factory=dict)
     source: str = ""
@@ -89,6 +91,7 @@ class Suite:
                 rounds=int(data["rounds"]),
                 seeds=int(data["seeds"]),
                 tune_seeds=tuple(int(s) for s in data.get("tune_seeds", (100, 101, 102))),
+                tune_rounds=None if data.get("tune_rounds") is None else int(data["tune_rounds"]),
                 proposed=data.get("proposed"),
                 quick=dict(data.get("quick", {})),
                 source=source,
@@ -102,8 +105,8 @@ class Suite:
         """Reject unknown policies, unknown parameters, bad grids and overlapping seeds up front."""
         from neuralbandits.policies import POLICIES
 
-        if self.rounds <= 0 or self.seeds <= 0:
-            raise InvalidParameterError(f"Suite {self.name}: rounds and seeds must be positive.")
+        if self.rounds <= 0 or self.seeds <= 0 or (self.tune_rounds is not None and self.tune_rounds <= 0):
+            raise InvalidParameterError(f"Suite {self.name}: rounds, tune_rounds and seeds must be positive.")
         if set(self.tune_seeds) & set(range(self.seeds)):
             raise InvalidParameterError(
                 f"Suite {self.name}: tune_seeds {list(self.tune_seeds)} overlap the reported seeds "
@@ -126,6 +129,19 @@ class Suite:
                     raise InvalidParameterError(f"Suite {self.name}: two policies are labelled {label!r}.")
                 labels.add(label)
 
+    def scaled(self, *, rounds: int | None = None, seeds: int | None = None,
+               tune_rounds: int | None = None) -> "Suite":
+        """The same suite with another horizon, number of reported seeds or grid-search horizon
+        (for a reduced but otherwise identical run; the store records the values used)."""
+        suite = replace(
+            self,
+            rounds=self.rounds if rounds is None else rounds,
+            seeds=self.seeds if seeds is None else seeds,
+            tune_rounds=self.tune_rounds if tune_rounds is None else tune_rounds,
+        )
+        suite.validate()
+        return suite
+
     # -- planning ---------------------------------------------------------------------------
     def settings(self, quick: bool) -> tuple[tuple[EnvEntry, ...], int, int, tuple[int, ...]]:
         if not quick:
@@ -142,6 +158,8 @@ class Suite:
     def tune_jobs(self, quick: bool = False) -> list[RunSpec]:
         """Every grid point of every gridded policy on every environment, on the tuning seeds."""
         envs, rounds, _, tune_seeds = self.settings(quick)
+        if not quick and self.tune_rounds is not None:
+            rounds = self.tune_rounds
         jobs = []
         for env in envs:
             for entry in self.policies:

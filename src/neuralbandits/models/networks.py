@@ -21,8 +21,9 @@ class MLP(nn.Module):
     """``f(x; θ) = W_L σ(… σ(W_1 x))`` with ReLU ``σ``, width ``m`` and depth ``L`` (layers with weights).
 
     ``init="gaussian"`` is paper 000 §5: hidden weights ``N(0, 2/m)``, output weights ``N(0, 1/m)``
-    (the first layer ``N(0, 2/m)`` too), no biases unless ``bias=True``.  ``init="pytorch"`` keeps
-    ``nn.Linear``'s default (Kaiming-uniform) initialisation.
+    (the first layer ``N(0, 2/m)`` too), no biases unless ``bias=True``.  ``init="pytorch"`` is
+    ``nn.Linear``'s default distribution (weights and biases ``U(−1/√fan_in, 1/√fan_in)``), drawn
+    from ``generator`` so that it is seeded like the rest.
     """
 
     def __init__(
@@ -54,6 +55,8 @@ class MLP(nn.Module):
         self.tail = nn.Sequential(*layers)
         if init == "gaussian":
             self._gaussian_init(width, generator)
+        else:
+            self._uniform_init(generator)
 
     @torch.no_grad()
     def _gaussian_init(self, width: int, generator: torch.Generator | None) -> None:
@@ -63,6 +66,14 @@ class MLP(nn.Module):
             layer.weight.normal_(0.0, variance**0.5, generator=generator)
             if layer.bias is not None:
                 layer.bias.zero_()
+
+    @torch.no_grad()
+    def _uniform_init(self, generator: torch.Generator | None) -> None:
+        for layer in [self.first] + [m for m in self.tail if isinstance(m, nn.Linear)]:
+            bound = layer.weight.shape[1] ** -0.5  # kaiming_uniform(a=√5) = U(±1/√fan_in)
+            layer.weight.uniform_(-bound, bound, generator=generator)
+            if layer.bias is not None:
+                layer.bias.uniform_(-bound, bound, generator=generator)
 
     def forward(self, x: Tensor) -> Tensor:
         """``(..., d) → (...)``."""

@@ -89,8 +89,9 @@ class MCNB(ScorePolicy):
 
     Parameters ↔ symbols: ``nu`` ν, ``gamma`` γ (threshold ``(ν−1)/ν·γ``, 0.32 by default), ``S`` S,
     ``delta`` δ, ``width`` m, ``depth`` L, ``adapt_lr`` η₂ (line 8, SGD), ``meta_lr`` (line 13, Adam),
-    ``user_lr`` η₁ (Adam).  ``mode="faithful"`` is the paper; ``mode="reference"`` (the official
-    code, notes §1.3) is not implemented yet.
+    ``user_lr`` η₁ (Adam).  ``mode="faithful"`` is the paper; ``mode="reference"`` builds
+    :class:`~neuralbandits.policies.meta_reference.MCNBReference`, the official code's algorithm
+    (notes §1.3), with the same parameters.
 
     Shapes: clusters ``(B, K, n)`` bool, user predictions ``(B, n, K)``, scores ``(B, K)``.
 
@@ -141,15 +142,25 @@ class MCNB(ScorePolicy):
         self.train_every, self.train_every_after = train_every, train_every_after
         self.train_switch_at, self.mode, self.append_to = train_switch_at, mode, append_to
         self.check_params()
-        if mode == "reference":
-            raise NotImplementedError(
-                "MCNB(mode='reference') (the official code's behaviour, paper notes §1.3) is not "
-                "implemented yet; use mode='faithful'."
-            )
+        self._build()
+
+    def __new__(cls, info: ProblemInfo, **params: object) -> "MCNB":
+        # mode="reference" is the official code's algorithm: another class, the same parameters
+        if cls is MCNB and params.get("mode") == "reference":
+            from neuralbandits.policies.meta_reference import MCNBReference
+
+            return super().__new__(MCNBReference)
+        return super().__new__(cls)
+
+    def _build(self) -> None:
+        """State of the faithful algorithm (Alg. 1 lines 1–3)."""
+        info, seed = self.info, self.seed
+        nu, gamma = self.nu, self.gamma
+        width, depth = self.width, self.depth
         self.threshold = (nu - 1.0) / nu * gamma
         self.schedule = TrainSchedule(
-            every=train_every, every_after=train_every_after, switch_at=train_switch_at,
-            n_steps=n_steps, batch_size=batch_size, lr=user_lr,
+            every=self.train_every, every_after=self.train_every_after, switch_at=self.train_switch_at,
+            n_steps=self.n_steps, batch_size=self.batch_size, lr=self.user_lr,
         )
         self.blocked = info.block_dim is not None
         n_blocks = info.n_arms if self.blocked else 1
@@ -164,8 +175,8 @@ class MCNB(ScorePolicy):
         self.names = list(self.meta.names)
         for name, value in self.meta.stacked().items():
             self.register_buffer("theta0__" + _key(name), value.detach()[0].clone())
-        self.user_optimizer = MaskedAdam(self.users, lr=user_lr)
-        self.meta_optimizer = MaskedAdam(self.meta, lr=meta_lr)
+        self.user_optimizer = MaskedAdam(self.users, lr=self.user_lr)
+        self.meta_optimizer = MaskedAdam(self.meta, lr=self.meta_lr)
         self.buffer = SampleBuffer(info.block_dim if self.blocked else info.dim)
         self.register_buffer("mu", torch.zeros(info.n_users, dtype=torch.int64))
         self.register_buffer("pending", torch.zeros(info.n_users, dtype=torch.bool))
