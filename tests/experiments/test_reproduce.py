@@ -124,3 +124,17 @@ def test_grid_search_picks_the_lowest_mean_tuning_regret(tmp_path: Path) -> None
     assert chosen["classification:digits | linucb"] == best
     finals = pd.read_parquet(tmp_path / "runs")
     assert set(finals["policy"]) >= {"random", "linucb"}
+
+
+def test_scaled_suite_changes_horizons_and_keeps_validation() -> None:
+    suite = Suite.from_toml(TINY + "tune_rounds = 10\n")
+    assert {job.rounds for job in suite.tune_jobs()} == {10}
+    assert {job.rounds for job in suite.final_jobs({})} == {25}
+    scaled = suite.scaled(rounds=40, seeds=3, tune_rounds=5)
+    assert {job.rounds for job in scaled.tune_jobs()} == {5}
+    assert {(job.rounds, job.seed) for job in scaled.final_jobs({}) if job.policy == "random"} == {(40, 0), (40, 1), (40, 2)}
+    assert scaled.tune_jobs()[0].run_id != suite.tune_jobs()[0].run_id  # another horizon is another run
+    with pytest.raises(InvalidParameterError, match="overlap the reported seeds"):
+        suite.scaled(seeds=101)
+    with pytest.raises(InvalidParameterError, match="tune_rounds"):
+        suite.scaled(tune_rounds=0)
