@@ -127,7 +127,7 @@ def test_grid_search_picks_the_lowest_mean_tuning_regret(tmp_path: Path) -> None
 
 
 def test_scaled_suite_changes_horizons_and_keeps_validation() -> None:
-    suite = Suite.from_toml(TINY + "tune_rounds = 10\n")
+    suite = Suite.from_toml(TINY.replace("seeds = 2\n", "seeds = 2\ntune_rounds = 10\n"))
     assert {job.rounds for job in suite.tune_jobs()} == {10}
     assert {job.rounds for job in suite.final_jobs({})} == {25}
     scaled = suite.scaled(rounds=40, seeds=3, tune_rounds=5)
