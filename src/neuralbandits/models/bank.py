@@ -1,8 +1,9 @@
 """``LearnerBank``: ``M`` small networks held as stacked tensors and run as one batched computation.
 
 The bank stacks its members once (``torch.func.stack_module_state``); the stacked tensors are the
-only copy and are trained directly.  Members are evaluated with ``functional_call`` under ``vmap``
-and trained with one backward pass whose per-member losses are summed, so every member receives
+only copy and are trained directly.  Members are evaluated as batched contractions, per-arm
+gradient features come from a hand-written backward pass (:func:`tail_backward`), and members are
+trained with one autograd backward pass whose per-member losses are summed, so every member receives
 exactly the gradient it would receive alone; the optimiser state is per member
 (:class:`~neuralbandits.models.training.MaskedAdam`), so members that did not train keep their state.
 """
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
-from torch.func import functional_call, grad_and_value, stack_module_state, vmap
+from torch.func import stack_module_state
 
 from neuralbandits.models.gradient_features import FactoredGradients
 from neuralbandits.models.networks import (
@@ -22,6 +23,8 @@ from neuralbandits.models.networks import (
     first_layer_blocks,
     first_layer_dense,
     first_layer_one_block,
+    tail_backward,
+    tail_forward,
 )
 from neuralbandits.rng import make_generator
 from neuralbandits.types import ArmFeatures, BlockArms
@@ -80,7 +83,7 @@ class LearnerBank(nn.Module):
         self.n_members, self.dim, self.n_blocks = n_members, dim, n_blocks
         self.width = network.width
         self.has_bias = network.bias
-        self._tail = template.tail.to("meta")  # a skeleton for functional_call; holds no data
+        self._tail = template.tail.to("meta")  # the tail's layout (ReLU, Linear, …); holds no data
         self._tail_names = [n for n in self.names if n.startswith("tail.")]
 
     # -- parameters -------------------------------------------------------------------------
@@ -172,6 +175,7 @@ class LearnerBank(nn.Module):
             arms = arms.expand(self.n_members, -1, -1)
         return self._tail_forward(params, self._hidden_arms(params, arms))
 
+    @torch.no_grad()
     def gradient_features(
         self, member_ids: Tensor, arms: ArmFeatures
     ) -> tuple[Tensor, FactoredGradients]:
@@ -182,15 +186,12 @@ class LearnerBank(nn.Module):
         """
         params = self.gather(member_ids)
         hidden = self._hidden_arms(params, arms)
-        tail = {n[len("tail."):]: params[n] for n in self._tail_names}
-
-        def f_tail(h: Tensor, p: dict[str, Tensor]) -> Tensor:
-            return functional_call(self._tail, p, (h,)).squeeze(-1)
-
-        per_arm = vmap(grad_and_value(f_tail, argnums=(0, 1)), in_dims=(0, None))
-        (delta, tail_grads), values = vmap(per_arm)(hidden, tail)
+        tail = {n: params[n] for n in self._tail_names}
+        values, pre_activations = tail_forward(hidden, tail)
+        # backpropagation by hand: one contraction per layer instead of vmap(grad)'s per-arm graphs
+        delta, tail_grads = tail_backward(tail, pre_activations, torch.ones_like(values), per_sample=True)
         batch, n_arms = values.shape
-        rest = torch.cat([tail_grads[n[len("tail."):]].reshape(batch, n_arms, -1) for n in self._tail_names], -1)
+        rest = torch.cat([tail_grads[n].reshape(batch, n_arms, -1) for n in self._tail_names], -1)
         if isinstance(arms, BlockArms):
             inputs, n_blocks = arms.contexts, arms.n_arms
         else:

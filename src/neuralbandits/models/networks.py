@@ -133,3 +133,49 @@ def first_layer_one_block(
     if bias is not None:
         hidden = hidden + bias[:, None, :]
     return hidden
+
+
+def tail_layers(params: dict[str, Tensor]) -> list[int]:
+    """Indices ``i`` of the tail's linear layers (``tail.{i}.weight``), in order."""
+    return sorted(int(name.split(".")[1]) for name in params if name.startswith("tail.") and name.endswith("weight"))
+
+
+def tail_forward(hidden: Tensor, params: dict[str, Tensor]) -> tuple[Tensor, list[Tensor]]:
+    """``f = W_L σ(… σ(hidden))`` for rows with their own (or shared) parameters, without autograd.
+
+    ``hidden`` ``(R, N, m)`` is the first layer's output (pre-activation) of ``N`` samples in each of
+    ``R`` rows; ``params`` maps ``tail.{i}.weight`` to ``(R, out, in)`` and ``tail.{i}.bias`` to
+    ``(R, out)``, or to ``(out, in)`` / ``(out,)`` when every row shares them.  Returns ``f`` ``(R, N)``
+    and the input pre-activation of every tail layer (for :func:`tail_backward`).
+    """
+    inputs = []
+    for index in tail_layers(params):
+        inputs.append(hidden)
+        hidden = hidden.relu() @ params[f"tail.{index}.weight"].transpose(-1, -2)
+        bias = params.get(f"tail.{index}.bias")
+        if bias is not None:
+            hidden = hidden + bias.unsqueeze(-2)
+    return hidden.squeeze(-1), inputs
+
+
+def tail_backward(
+    params: dict[str, Tensor], inputs: list[Tensor], upstream: Tensor, *, per_sample: bool = False
+) -> tuple[Tensor, dict[str, Tensor]]:
+    """Backpropagation through the tail by hand (one batched matrix product per layer and step).
+
+    ``upstream`` ``(R, N)`` weights each sample (``1`` for ``∇f``, ``∂loss/∂f`` for a loss).  Returns
+    ``δ = upstream · ∂f/∂hidden`` ``(R, N, m)`` and the tail gradients of each row, summed over its ``N``
+    samples (``(R, …)``), or per sample (``(R, N, …)``) with ``per_sample=True``.
+    """
+    grads: dict[str, Tensor] = {}
+    error = upstream[..., None]  # (R, N, out)
+    for index, pre in zip(reversed(tail_layers(params)), reversed(inputs)):
+        active = pre.relu()
+        if per_sample:
+            grads[f"tail.{index}.weight"] = error[..., :, None] * active[..., None, :]
+        else:
+            grads[f"tail.{index}.weight"] = error.transpose(-1, -2) @ active
+        if f"tail.{index}.bias" in params:
+            grads[f"tail.{index}.bias"] = error if per_sample else error.sum(-2)
+        error = (error @ params[f"tail.{index}.weight"]) * (pre > 0)
+    return error, grads

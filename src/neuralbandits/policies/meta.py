@@ -13,11 +13,10 @@ import math
 
 import torch
 from torch import Tensor
-from torch.func import grad, grad_and_value, vmap
 
 from neuralbandits.models.bank import LearnerBank, SampleInputs
 from neuralbandits.models.clustering import relative_cluster
-from neuralbandits.models.networks import NetworkConfig
+from neuralbandits.models.networks import NetworkConfig, tail_backward, tail_forward
 from neuralbandits.models.training import (
     MaskedAdam,
     SampleBuffer,
@@ -54,7 +53,7 @@ class MCNB(ScorePolicy):
     * line 8 / Algorithm 2 — for every arm ``i`` separately, one random sample ``(x^u, r^u)`` of
       ``T^u_{t−1}`` per member ``u ∈ N̂_i`` (members without data are skipped),
       ``Θ_{t,i} = Θ_{t−1} − η_2 ∇ (1/|N̂_i|) Σ_u ½(f(x^u; Θ_{t−1}) − r^u)²`` (plain SGD, all arms
-      from ``Θ_{t−1}``, one ``vmap(grad)`` over arms);
+      from ``Θ_{t−1}``, one batched hand-written backward pass over arms);
     * line 9 — ``U_{t,i} = f(x_{t,i}; Θ_{t,i}) + ‖∇f(x_{t,i}; Θ_{t,i}) − ∇f(x_{t,i}; Θ_0)‖₂ / m^{1/4}
       + √((S+1)/(2μ)) + √(2 ln(1/δ)/μ)`` with ``μ = max(μ^{u_t}_{t−1}, 1)``;
     * line 11 — ``î = argmax_i U_{t,i}`` (ties broken with the seeded generator);
@@ -183,7 +182,6 @@ class MCNB(ScorePolicy):
         # queued line-13 meta steps: rows (step index, sample id); meta_steps[0] = number of steps
         self.register_buffer("meta_queue", torch.zeros(0, 2, dtype=torch.int64))
         self.register_buffer("meta_steps", torch.zeros(1, dtype=torch.int64))
-        self._tail_layers = [int(n.split(".")[1]) for n in self.names if n.startswith("tail.") and n.endswith("weight")]
         self._links: tuple[int, Tensor, Tensor] | None = None
         self._cache: tuple[Context, Tensor] | None = None
         self.explorer = UCB(1.0)
@@ -205,15 +203,6 @@ class MCNB(ScorePolicy):
         blocks = weight.view(weight.shape[0], self.info.n_arms, -1)  # (m, K, d_x)
         chosen = blocks.index_select(1, block_ids)  # (m, N, d_x)
         return torch.einsum("mnd,nd->nm", chosen, features)
-
-    def _tail_call(self, hidden: Tensor, params: dict[str, Tensor]) -> Tensor:
-        """``W_L σ(… σ(hidden))``: the layers after the first, on ``(…, m)`` → ``(…)``."""
-        for index in self._tail_layers:
-            hidden = hidden.relu() @ params[f"tail.{index}.weight"].T
-            bias = params.get(f"tail.{index}.bias")
-            if bias is not None:
-                hidden = hidden + bias
-        return hidden.squeeze(-1)
 
     # -- clustering (line 7) ----------------------------------------------------------------------
     @torch.no_grad()
@@ -294,20 +283,14 @@ class MCNB(ScorePolicy):
         hidden0 = self._first(weight, features.flatten(0, 1), None if block_ids is None else block_ids.flatten())
         hidden0 = hidden0.view(rows, -1, hidden0.shape[-1])  # (R, n, m): samples under Θ_{t−1}
         start = self._arm_blocks(weight, arm_blocks, rows)  # (R, m, d_in)
-        if block_ids is None:
-            reads = torch.ones(rows, features.shape[1], dtype=features.dtype)
-        else:
-            reads = (block_ids == arm_blocks[:, None]).to(features.dtype)  # sample reads the arm's block
         tail0 = {name: theta[name] for name in self.names if name.startswith("tail.")}
-
-        def loss(block: Tensor, tail: dict[str, Tensor], block0: Tensor, h0: Tensor, x: Tensor,
-                 read: Tensor, r: Tensor, w: Tensor) -> Tensor:
-            # h = W_1 x with the arm's block of W_1 free and the other blocks fixed at Θ_{t−1}
-            hidden = h0 + read[:, None] * (x @ (block - block0).T)
-            return (w * half_squared_loss(self._tail_call(hidden, tail), r)).sum()
-
-        per_row = vmap(grad(loss, argnums=(0, 1)), in_dims=(0, None, 0, 0, 0, 0, 0, 0))
-        grad_block, grad_tail = per_row(start, tail0, start, hidden0, features, reads, targets, weights)
+        # ∇ of Σ_u w_u ½(f(x^u) − r^u)² by hand: every row starts at Θ_{t−1}, so h = h0 and only the
+        # samples that read the arm's block contribute to that block's gradient
+        values, pre_activations = tail_forward(hidden0, tail0)
+        delta, grad_tail = tail_backward(tail0, pre_activations, weights * (values - targets))
+        if block_ids is not None:  # a sample that reads another block gives that block's gradient
+            delta = delta * (block_ids == arm_blocks[:, None]).unsqueeze(-1)
+        grad_block = delta.transpose(1, 2) @ features  # (R, m, d_in)
         adapted = {name: tail0[name] - self.adapt_lr * grad_tail[name] for name in tail0}
         adapted["first.weight"] = start - self.adapt_lr * grad_block
         return adapted
@@ -319,10 +302,10 @@ class MCNB(ScorePolicy):
         gradients ``(R, p_rest)``.  The first-layer gradient is ``δ xᵀ`` (never formed)."""
         hidden = torch.einsum("rmd,rd->rm", params["first.weight"], inputs)
         tail = {name: params[name] for name in self.names if name.startswith("tail.")}
-        per_row = vmap(grad_and_value(self._tail_call, argnums=(0, 1)))
-        (delta, tail_grads), values = per_row(hidden, tail)
+        values, pre_activations = tail_forward(hidden[:, None], tail)
+        delta, tail_grads = tail_backward(tail, pre_activations, torch.ones_like(values))
         rest = torch.cat([tail_grads[name].reshape(len(values), -1) for name in tail], dim=-1)
-        return values, delta, rest
+        return values[:, 0], delta[:, 0], rest
 
     def belief(self, context: Context) -> Belief:
         users = self.user_ids(context)
@@ -343,8 +326,7 @@ class MCNB(ScorePolicy):
         theta0["first.weight"] = self._arm_blocks(theta0["first.weight"], block_ids, rows)
         both = {name: torch.cat([adapted[name], value.expand(rows, *adapted[name].shape[1:])])
                 for name, value in theta0.items()}
-        with torch.enable_grad():
-            values, delta, rest = self._arm_gradients(both, inputs.repeat(2, 1))
+        values, delta, rest = self._arm_gradients(both, inputs.repeat(2, 1))
         values, (delta, delta0), (rest, rest0) = values[:rows], delta.split(rows), rest.split(rows)
         # ∇_{W_1} f = δ xᵀ at the same x for both parameter sets: ‖Δ‖² = ‖δ − δ_0‖² ‖x‖² + ‖rest − rest_0‖²
         distance = ((delta - delta0).square().sum(-1) * inputs.square().sum(-1)
