@@ -97,6 +97,8 @@ def run(
     env_param: list[str] = typer.Option([], help="Environment parameter NAME=VALUE (repeatable)."),
     delay: int = typer.Option(0, help="Deliver feedback this many rounds late."),
     threads: int = typer.Option(1, help="PyTorch threads (1 is fastest for per-round work)."),
+    batch_seeds: bool = typer.Option(False, help="Run all seeds of a policy as one batched computation "
+                                                 "where the policy allows it (per-user state only)."),
     quiet: bool = typer.Option(False, help="No progress bar."),
 ) -> None:
     """Run policies × seeds on an environment; write curves.csv, summary.json and regret.png."""
@@ -113,12 +115,33 @@ def run(
     from tqdm import tqdm
 
     with tqdm(total=total, unit="round", disable=quiet, file=sys.stderr, desc=env) as bar:
-        results = list(iter_runs(spec, environment, progress=bar.update))
+        if batch_seeds:
+            results = run_batching_seeds(spec, environment, bar.update)
+        else:
+            results = list(iter_runs(spec, environment, progress=bar.update))
     records = records_frame(results)
     write_outputs(records, out_dir, env=env, rounds=rounds, seeds=list(spec.seeds))
     plot_regret(records, out_dir / "regret.png", title=f"{env}, T = {rounds}")
     typer.echo(format_summary(summary_frame(records)))
     typer.echo(f"\nwrote {out_dir}/curves.csv, summary.json, records.parquet, regret.png")
+
+
+def run_batching_seeds(spec, environment, progress):  # type: ignore[no-untyped-def]
+    """Every policy's seeds as one batch where it allows it, else one run per seed."""
+    from neuralbandits.experiments.parallel_seeds import run_seeds_batched
+    from neuralbandits.experiments.runner import run_one
+    from neuralbandits.policies import POLICIES
+
+    results = []
+    for policy_spec in spec.policies:
+        if spec.delay == 0 and getattr(POLICIES.get(policy_spec.key), "seed_batchable", False):
+            n_seeds = len(spec.seeds)
+            results += run_seeds_batched(environment, policy_spec.key, list(spec.seeds), spec.rounds,
+                                         params=policy_spec.params, label=policy_spec.label,
+                                         progress=lambda k: progress(k * n_seeds))
+        else:
+            results += [run_one(spec, policy_spec, seed, environment, progress=progress) for seed in spec.seeds]
+    return results
 
 
 def prepare_run(env: str, policies: str, rounds: int, seeds: int, data_dir: Optional[Path],
@@ -316,6 +339,33 @@ def bench_mcnb(
         payload = {"threads": threads, "d": 10, "K": 10, "m": 100,
                    "rows": {str(r["n_users"]): r for r in rows}}
         json_path.write_text(json.dumps(payload, indent=2) + "\n")
+        typer.echo(f"wrote {json_path}")
+
+
+@bench_app.command("seeds")
+def bench_seeds(
+    env: str = typer.Option("classification:letter", help="Environment (classification: users = class)."),
+    policy: str = typer.Option("neuucb-ind", help="A policy whose seeds can share one batch."),
+    seeds: int = typer.Option(8, help="Number of seeds S."),
+    rounds: int = typer.Option(300, help="Rounds per seed."),
+    repeats: int = typer.Option(3, help="Repeats (medians are reported)."),
+    json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the result to this JSON file."),
+    threads: int = typer.Option(1, help="PyTorch threads."),
+) -> None:
+    """S seeds one after the other vs as one batched computation: seconds and speed-up."""
+    from neuralbandits.experiments.benchmark import seeds_batched_speedup
+    from neuralbandits.experiments.parallel_seeds import check_batchable
+
+    torch.set_num_threads(threads)
+    if seeds < 1 or rounds < 1 or repeats < 1:
+        fail("--seeds, --rounds and --repeats must be >= 1.")
+    guarded(lambda: check_batchable(policy))
+    row = guarded(lambda: seeds_batched_speedup(env=env, key=policy, n_seeds=seeds, rounds=rounds, repeats=repeats))
+    typer.echo(f"{policy} on {env}, {seeds} seeds x {rounds} rounds: one after the other "
+               f"{row['sequential_s']:.2f} s, one batch {row['batched_s']:.2f} s, speed-up {row['speedup']:.1f}x "
+               f"(mean final regret {row['sequential_mean_regret']:.1f} vs {row['batched_mean_regret']:.1f})")
+    if json_path is not None:
+        json_path.write_text(json.dumps({**row, "threads": threads}, indent=2) + "\n")
         typer.echo(f"wrote {json_path}")
 
 

@@ -136,3 +136,36 @@ def mcnb_breakdown(n_users: int, *, rounds: int = 50, warmup: int = 30, dim: int
         "clustering_floor_s": bytes_read / (bandwidth * 1e9),
         "read_bandwidth_gbs": bandwidth,
     }
+
+
+def seeds_batched_speedup(*, env: str = "classification:letter", key: str = "neuucb-ind", n_seeds: int = 8,
+                          rounds: int = 300, repeats: int = 3, params: dict | None = None) -> dict[str, float]:
+    """Seconds to run ``n_seeds`` seeds one after the other vs as one batch
+    (:mod:`~neuralbandits.experiments.parallel_seeds`), medians of ``repeats`` taken in the same run,
+    and the mean final regret of both (equal in distribution, not run by run)."""
+    from neuralbandits.envs.registry import build_env
+    from neuralbandits.experiments.parallel_seeds import run_seeds_batched
+    from neuralbandits.experiments.runner import run_policy, run_seeds
+    from neuralbandits.policies import build_policy
+
+    environment = build_env(env, users="label") if env.startswith("classification:") else build_env(env)
+    seeds = list(range(n_seeds))
+    sequential_regret: list[float] = []
+    batched_regret: list[float] = []
+
+    def sequential() -> None:
+        sequential_regret.clear()
+        for seed in seeds:
+            env_seed, policy_seed = run_seeds(seed)
+            policy = build_policy(key, environment.info, seed=policy_seed, **(params or {}))
+            sequential_regret.append(float(run_policy(environment, policy, rounds, env_seed=env_seed).regrets.sum()))
+
+    def batched() -> None:
+        batched_regret[:] = [float(r.regrets.sum()) for r in
+                             run_seeds_batched(environment, key, seeds, rounds, params=params)]
+
+    sequential_s, batched_s = _median_seconds(sequential, repeats), _median_seconds(batched, repeats)
+    return {"env": env, "policy": key, "seeds": n_seeds, "rounds": rounds, "sequential_s": sequential_s,
+            "batched_s": batched_s, "speedup": sequential_s / batched_s,
+            "sequential_mean_regret": statistics.fmean(sequential_regret),
+            "batched_mean_regret": statistics.fmean(batched_regret)}

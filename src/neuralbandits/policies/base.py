@@ -44,6 +44,12 @@ class PolicyBase(nn.Module):
     test_params: ClassVar[Mapping[str, Any]] = {}
     #: what the policy needs from the environment beyond arm features (e.g. ``"user_features"``)
     requires: ClassVar[frozenset[str]] = frozenset()
+    #: state is per user and batch rows are independent, so seeds can run as one batch
+    #: (:mod:`neuralbandits.experiments.parallel_seeds`)
+    seed_batchable: ClassVar[bool] = False
+    #: independent streams interleaved in every batch (set by the seeds-in-one-batch runner):
+    #: a batch of ``B`` rows is ``B / streams`` rounds of each stream
+    streams: int = 1
 
     def __init__(self, info: ProblemInfo, *, seed: int | None = None) -> None:
         super().__init__()

@@ -151,9 +151,9 @@ class NeuralEstimatorPolicy(ScorePolicy):
 
     def update(self, feedback: Feedback) -> None:
         self._record(feedback)
-        start = int(self.rounds_seen)
+        start = int(self.rounds_seen) // self.streams  # the schedule counts rounds of one stream
         self.rounds_seen += feedback.actions.shape[0]
-        if any(self.schedule.is_training_round(t) for t in range(start + 1, int(self.rounds_seen) + 1)):
+        if any(self.schedule.is_training_round(t) for t in range(start + 1, int(self.rounds_seen) // self.streams + 1)):
             self.train()
 
     def train(self) -> None:
@@ -188,6 +188,7 @@ class NeuUCBInd(NeuralEstimatorPolicy):
     """
 
     per_user = True
+    seed_batchable = True
     default_alpha = 0.01
     default_l2_reg = 1.0
 

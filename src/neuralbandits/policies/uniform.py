@@ -14,6 +14,8 @@ from neuralbandits.types import Context, Feedback, ProblemInfo, Selection
 class RandomPolicy(PolicyBase):
     """Chooses an available arm uniformly at random; logs the propensity ``1/#available``."""
 
+    seed_batchable = True
+
     def __init__(self, info: ProblemInfo, *, seed: int | None = None) -> None:
         super().__init__(info, seed=seed)
 
