@@ -179,10 +179,10 @@ class MCNB(ScorePolicy):
         self.buffer = SampleBuffer(info.block_dim if self.blocked else info.dim)
         self.register_buffer("mu", torch.zeros(info.n_users, dtype=torch.int64))
         self.register_buffer("pending", torch.zeros(info.n_users, dtype=torch.bool))
+        self.register_buffer("user_samples", torch.zeros(info.n_users, 16, dtype=torch.int64))
         # queued line-13 meta steps: rows (step index, sample id); meta_steps[0] = number of steps
         self.register_buffer("meta_queue", torch.zeros(0, 2, dtype=torch.int64))
         self.register_buffer("meta_steps", torch.zeros(1, dtype=torch.int64))
-        self._links: tuple[int, Tensor, Tensor] | None = None
         self._cache: tuple[Context, Tensor] | None = None
         self.explorer = UCB(1.0)
 
@@ -222,24 +222,26 @@ class MCNB(ScorePolicy):
         return relative_cluster(self.user_predictions(context), self.user_ids(context), self.threshold)
 
     # -- samples of T^u ------------------------------------------------------------------------------
-    def _grouped(self) -> tuple[Tensor, Tensor]:
-        """Sample ids of every user, grouped: ``(samples sorted by owner, offsets (n,))``."""
-        n_links = self.buffer.n_links
-        if self._links is None or self._links[0] != n_links:
-            _, samples = self.buffer.grouped_links()
-            offsets = torch.cumsum(self.mu, 0) - self.mu
-            self._links = (n_links, samples, offsets)
-        return self._links[1], self._links[2]
+    def _link(self, owners: Tensor, samples: Tensor) -> None:
+        """Record that ``samples`` ``(L,)`` joined ``T^{owners}``: row ``u`` of ``user_samples`` lists
+        ``T^u`` in arrival order, so a uniform draw per user is one gather (no sort of all links)."""
+        owners, order = owners.sort(stable=True)
+        counts = torch.bincount(owners, minlength=self.info.n_users)
+        rank = torch.arange(owners.numel()) - (torch.cumsum(counts, 0) - counts)[owners]
+        positions = self.mu[owners] + rank
+        table = self.user_samples
+        if positions.numel() and int(positions.max()) >= table.shape[1]:
+            grown = table.new_zeros(table.shape[0], max(2 * table.shape[1], int(positions.max()) + 1))
+            grown[:, : table.shape[1]] = table
+            self.user_samples = table = grown
+        table[owners, positions] = samples[order]
 
     def draw_samples(self, uniforms: Tensor) -> Tensor:
         """One uniform sample of ``T^u`` per user for each row of ``uniforms`` ``(R, n)`` in
         ``[0, 1)`` → sample ids ``(R, n)``, ``-1`` for users without data."""
-        samples, offsets = self._grouped()
         counts = self.mu
-        picks = offsets + (uniforms * counts).long().clamp_max((counts - 1).clamp_min(0))
-        if samples.numel() == 0:
-            return torch.full(uniforms.shape, -1, dtype=torch.int64)
-        ids = samples[picks.clamp(0, samples.numel() - 1)]
+        picks = (uniforms * counts).long().clamp_max((counts - 1).clamp_min(0))
+        ids = self.user_samples.gather(1, picks.T).T
         return ids.masked_fill(counts == 0, -1)
 
     def adaptation_samples(self, n_arms: int) -> Tensor:
@@ -349,6 +351,7 @@ class MCNB(ScorePolicy):
     def _append(self, context: Context, actions: Tensor, rewards: Tensor, owners: Tensor, rows: Tensor) -> None:
         arms = context.arm_features
         batch = torch.arange(actions.shape[0])
+        self._link(owners, rows + self.buffer.n_samples)
         if isinstance(arms, BlockArms):
             self.buffer.add(arms.contexts, actions, rewards, owners, rows)
         else:
@@ -410,4 +413,3 @@ class MCNB(ScorePolicy):
 
     def after_load(self) -> None:
         self._cache = None
-        self._links = None

@@ -150,7 +150,6 @@ class MCNBReference(MCNB):
         self.register_buffer("mu", torch.zeros(info.n_users, dtype=torch.int64))
         self.explorer = UCB(1.0)
         self._cache = None
-        self._links = None
 
     # -- helpers ------------------------------------------------------------------------------------
     def _net(self, bank: LearnerBank, member: int) -> TwoLayerNet:
