@@ -21,15 +21,26 @@ def regret_curves(records: pd.DataFrame, *, max_points: int = 500) -> pd.DataFra
     return stats.fillna(0.0).reset_index()
 
 
+def line_style(index: int) -> dict[str, object]:
+    """Colour and dash of the ``index``-th curve: the ten tab10 colours, then dashed, then dotted,
+    so that more than ten policies stay distinguishable."""
+    return {"color": plt.get_cmap("tab10")(index % 10), "linestyle": ("-", "--", ":")[(index // 10) % 3]}
+
+
+def draw_regret(ax, records: pd.DataFrame) -> None:  # type: ignore[no-untyped-def]
+    """Cumulative regret of every policy on ``ax``: mean line and ± std band."""
+    curves = regret_curves(records)
+    for index, policy in enumerate(dict.fromkeys(records["policy"])):
+        c = curves[curves["policy"] == policy]
+        ax.plot(c["t"], c["mean"], label=policy, linewidth=1.6, **line_style(index))
+        ax.fill_between(c["t"], c["mean"] - c["std"], c["mean"] + c["std"],
+                        color=line_style(index)["color"], alpha=0.18, linewidth=0)
+
+
 def plot_regret(records: pd.DataFrame, path: Path, *, title: str = "") -> Path:
     """Write a PNG of cumulative regret (mean line, ± std band) for every policy."""
-    curves = regret_curves(records)
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
-    for policy in dict.fromkeys(records["policy"]):
-        c = curves[curves["policy"] == policy]
-        line = ax.plot(c["t"], c["mean"], label=policy, linewidth=1.6)[0]
-        ax.fill_between(c["t"], c["mean"] - c["std"], c["mean"] + c["std"],
-                        color=line.get_color(), alpha=0.18, linewidth=0)
+    draw_regret(ax, records)
     n_seeds = records["seed"].nunique()
     ax.set_xlabel("round t")
     ax.set_ylabel("cumulative regret")

@@ -26,7 +26,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from neuralbandits.reporting.plots import regret_curves  # noqa: E402
+from neuralbandits.reporting.plots import draw_regret  # noqa: E402
 
 SWEEP_LABEL = re.compile(r"^(?P<name>.+)\((?P<param>\w+)=(?P<value>[^,()]+)\)$")
 
@@ -39,13 +39,8 @@ def _figure_bytes(fig: plt.Figure) -> bytes:
 
 
 def _curves_figure(records: pd.DataFrame, title: str) -> bytes:
-    curves = regret_curves(records)
     fig, ax = plt.subplots(figsize=(6.5, 4))
-    for policy in dict.fromkeys(records["policy"]):
-        c = curves[curves["policy"] == policy]
-        line = ax.plot(c["t"], c["mean"], label=policy, linewidth=1.5)[0]
-        ax.fill_between(c["t"], c["mean"] - c["std"], c["mean"] + c["std"], color=line.get_color(),
-                        alpha=0.18, linewidth=0)
+    draw_regret(ax, records)
     ax.set(xlabel="round t", ylabel="cumulative regret", title=title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
