@@ -138,3 +138,14 @@ def test_scaled_suite_changes_horizons_and_keeps_validation() -> None:
         suite.scaled(seeds=101)
     with pytest.raises(InvalidParameterError, match="tune_rounds"):
         suite.scaled(tune_rounds=0)
+
+
+def test_improvement_compares_with_baselines_only() -> None:
+    from neuralbandits.reporting.report import improvement
+
+    table = pd.DataFrame({"final_regret_mean": [100.0, 80.0, 120.0]}, index=["mcnb", "mcnb-reference", "club"])
+    # another mode of the proposed policy is not a baseline: 100 vs club's 120 is 16.7 % lower
+    assert improvement(table, "mcnb", {"mcnb", "mcnb-reference"}) == \
+        "mcnb's final regret is 16.7 % lower than the best baseline's (club)"
+    assert "25.0 % higher" in improvement(table, "mcnb")  # without variants: vs mcnb-reference's 80
+    assert improvement(table.loc[["mcnb", "mcnb-reference"]], "mcnb", {"mcnb-reference"}) == ""

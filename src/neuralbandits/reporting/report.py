@@ -95,11 +95,16 @@ def final_table(records: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def improvement(table: pd.DataFrame, proposed: str | None) -> str:
-    """``proposed``'s final regret vs the best other policy, as a % reduction (negative = worse)."""
-    if not proposed or proposed not in table.index or len(table) < 2:
+def improvement(table: pd.DataFrame, proposed: str | None, variants: set[str] = frozenset()) -> str:  # type: ignore[assignment]
+    """``proposed``'s final regret vs the best baseline, as a % reduction (negative = worse).
+
+    ``variants`` are other labels of the proposed policy itself (e.g. another mode); they are not
+    baselines."""
+    if not proposed or proposed not in table.index:
         return ""
-    others = table.drop(index=proposed)["final_regret_mean"]
+    others = table.drop(index=[proposed, *sorted(set(variants) & set(table.index))])["final_regret_mean"]
+    if others.empty:
+        return ""
     best = others.min()
     if not best:
         return ""
@@ -167,7 +172,9 @@ def write_report(store_dir: str | Path) -> tuple[Path, Path]:
             rounds = runs[0]["spec"]["rounds"]
             md += [f"### {env}", "", f"T = {rounds}, seeds {seeds}", "", _markdown_table(table), ""]
             body += [f"<h3>{html.escape(env)}</h3>", f"<p>T = {rounds}, seeds {seeds}</p>", _html_table(table)]
-            note = improvement(table, proposed_of.get(suite))
+            proposed = proposed_of.get(suite)
+            variants = {e["spec"]["label"] for e in runs if e["spec"]["policy"] == proposed}
+            note = improvement(table, proposed, variants)
             if note:
                 md += [note, ""]
                 body.append(f"<p>{html.escape(note)}</p>")
