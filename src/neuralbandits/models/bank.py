@@ -114,20 +114,11 @@ class LearnerBank(nn.Module):
     def _tail_forward(self, params: dict[str, Tensor], hidden: Tensor) -> Tensor:
         """``tail`` of every member on its own rows: hidden ``(N, S, m)`` → ``(N, S)``.
 
-        Written as batched contractions rather than ``vmap(functional_call)``: the batching rule of
-        ``linear`` falls back to a per-member loop in the backward pass, ten times slower here.
+        Batched contractions (:func:`tail_forward`) rather than ``vmap(functional_call)``: the
+        batching rule of ``linear`` falls back to a per-member loop in the backward pass, ten times
+        slower here.
         """
-        for index in range(1, len(self._tail), 2):  # tail = ReLU, Linear, ReLU, Linear, …
-            hidden = hidden.relu()
-            weight = params[f"tail.{index}.weight"]
-            bias = params.get(f"tail.{index}.bias")
-            if weight.shape[1] == 1:  # the output layer: a weighted sum is cheaper than a matmul
-                hidden = (hidden * weight).sum(-1, keepdim=True)
-            else:
-                hidden = torch.einsum("nsh,noh->nso", hidden, weight)
-            if bias is not None:
-                hidden = hidden + bias[:, None, :]
-        return hidden.squeeze(-1)
+        return tail_forward(hidden, {n: params[n] for n in self._tail_names})[0]
 
     def predict(self, member_ids: Tensor | None, inputs: SampleInputs) -> Tensor:
         """``f(x_{n,s}; θ_{member_n})`` for ``S`` samples of each of ``N`` members → ``(N, S)``

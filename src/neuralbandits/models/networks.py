@@ -151,7 +151,11 @@ def tail_forward(hidden: Tensor, params: dict[str, Tensor]) -> tuple[Tensor, lis
     inputs = []
     for index in tail_layers(params):
         inputs.append(hidden)
-        hidden = hidden.relu() @ params[f"tail.{index}.weight"].transpose(-1, -2)
+        weight = params[f"tail.{index}.weight"]
+        if weight.shape[-2] == 1:  # the output layer: a weighted sum is cheaper than a matmul
+            hidden = (hidden.relu() * weight).sum(-1, keepdim=True)
+        else:
+            hidden = hidden.relu() @ weight.transpose(-1, -2)
         bias = params.get(f"tail.{index}.bias")
         if bias is not None:
             hidden = hidden + bias.unsqueeze(-2)

@@ -14,7 +14,7 @@ import math
 import torch
 from torch import Tensor
 
-from neuralbandits.models.bank import LearnerBank, SampleInputs
+from neuralbandits.models.bank import LearnerBank
 from neuralbandits.models.clustering import relative_cluster
 from neuralbandits.models.networks import NetworkConfig, tail_backward, tail_forward
 from neuralbandits.models.training import (
@@ -349,15 +349,19 @@ class MCNB(ScorePolicy):
         self._cache = None
 
     def _append(self, context: Context, actions: Tensor, rewards: Tensor, owners: Tensor, rows: Tensor) -> None:
-        arms = context.arm_features
-        batch = torch.arange(actions.shape[0])
+        """Give row ``rows[l]``'s played sample to user ``owners[l]`` (lines 14–18)."""
         self._link(owners, rows + self.buffer.n_samples)
+        self._store(context, actions, rewards, owners, rows)
+        self.pending[owners] = True
+
+    def _store(self, context: Context, actions: Tensor, rewards: Tensor, owners: Tensor, rows: Tensor) -> None:
+        """Append the played samples to the buffer, linked to ``owners``, and count them in ``μ``."""
+        arms = context.arm_features
         if isinstance(arms, BlockArms):
             self.buffer.add(arms.contexts, actions, rewards, owners, rows)
         else:
-            self.buffer.add(arms[batch, actions], None, rewards, owners, rows)
+            self.buffer.add(arms[torch.arange(actions.shape[0]), actions], None, rewards, owners, rows)
         self.mu += torch.bincount(owners, minlength=self.info.n_users)
-        self.pending[owners] = True
 
     @torch.no_grad()
     def update(self, feedback: Feedback) -> None:

@@ -31,7 +31,6 @@ import math
 
 import numpy as np
 import torch
-from torch import Tensor
 
 from neuralbandits.models.bank import LearnerBank
 from neuralbandits.models.networks import NetworkConfig
@@ -150,17 +149,21 @@ class MCNBReference(MCNB):
         self.register_buffer("mu", torch.zeros(info.n_users, dtype=torch.int64))
         self.explorer = UCB(1.0)
         self._cache = None
+        self._grouping: tuple[int, np.ndarray, list[int], list[int]] | None = None
 
     # -- helpers ------------------------------------------------------------------------------------
     def _net(self, bank: LearnerBank, member: int) -> TwoLayerNet:
         return TwoLayerNet(bank, member, self.n_blocks)
 
     def _samples_of(self, users: list[int]) -> np.ndarray:
-        """Sample ids of ``users`` (in that order), each user's in insertion order."""
-        owners, samples = self.buffer.grouped_links()
-        counts = torch.bincount(owners, minlength=self.info.n_users)
-        offsets = (torch.cumsum(counts, 0) - counts).tolist()
-        counts, samples = counts.tolist(), samples.numpy()
+        """Sample ids of ``users`` (in that order), each user's in insertion order.  The grouping by
+        owner is computed once per new sample, not once per call (a round asks for it per arm)."""
+        n_links = self.buffer.n_links
+        if self._grouping is None or self._grouping[0] != n_links:
+            _, samples = self.buffer.grouped_links()
+            offsets = (torch.cumsum(self.mu, 0) - self.mu).tolist()  # μ^u = |T^u|: one owner per sample
+            self._grouping = (n_links, samples.numpy(), offsets, self.mu.tolist())
+        _, samples, offsets, counts = self._grouping
         return np.concatenate([samples[offsets[u]: offsets[u] + counts[u]] for u in users] or [np.zeros(0, np.int64)])
 
     def _fit(self, step, sample_ids: np.ndarray, limit: int, reshuffle: bool) -> None:
@@ -231,20 +234,12 @@ class MCNBReference(MCNB):
         context, actions = feedback.context, feedback.actions
         users = self.user_ids(context)
         rows = torch.arange(actions.shape[0])
-        self._append(context, actions, feedback.rewards, users, rows)
+        self._store(context, actions, feedback.rewards, users, rows)  # T^{u_t} only
         for user in users.tolist():
             t = int(self.rounds_seen)  # 0-based index of this round, as the code's schedule
             self.rounds_seen += 1
             if self.schedule.is_training_round(t):
                 self.train_reference(user)
-
-    def _append(self, context: Context, actions: Tensor, rewards: Tensor, owners: Tensor, rows: Tensor) -> None:
-        arms = context.arm_features
-        if isinstance(arms, BlockArms):
-            self.buffer.add(arms.contexts, actions, rewards, owners, rows)
-        else:
-            self.buffer.add(arms[rows, actions], None, rewards, owners, rows)
-        self.mu += torch.bincount(owners, minlength=self.info.n_users)
 
     def train_reference(self, user: int) -> None:
         """The code's ``train(u)`` (served user) and the line-13 meta training on all users' data."""
@@ -253,6 +248,10 @@ class MCNBReference(MCNB):
         meta_opt = Adam(self._net(self.meta, 0), self.meta_lr)
         self._fit(meta_opt.step, self._samples_of(list(range(self.info.n_users))), self.meta_steps,
                   reshuffle=True)
+
+    def after_load(self) -> None:
+        super().after_load()
+        self._grouping = None
 
     def warm_start(self, feedback: Feedback) -> None:
         raise InvalidParameterError("MCNB(mode='reference') has no warm start (the official code has none).")
