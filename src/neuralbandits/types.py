@@ -210,6 +210,7 @@ class Outcome:
     best_expected_rewards: Tensor  # (B,) best achievable in the same context
     next_context: Context
     #: further per-round diagnostics, each ``(B,)`` (e.g. ``"alpha_regret"``); recorded by the runner
+    #: under their own names, which may not start with ``policy_`` (the policy's own diagnostics)
     extras: dict[str, Tensor] = field(default_factory=dict)
 
     @property

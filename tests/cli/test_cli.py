@@ -77,6 +77,23 @@ def cli_in_process(*args: str):  # type: ignore[no-untyped-def]
     return CliRunner().invoke(app, list(args))
 
 
+def test_run_summary_gives_the_final_policy_diagnostics(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = cli_in_process("run", "--env", "logistic:h1", "--env-param", "n_pool=10", "--policies",
+                            "random,logistic-ucb-1", "--rounds", "30", "--seeds", "2", "--out", str(out), "--quiet",
+                            "--param", "logistic-ucb-1.train_every=5", "--param", "logistic-ucb-1.n_steps=2")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert "diagnostics" not in summary["policies"]["random"]
+    diagnostics = summary["policies"]["logistic-ucb-1"]["diagnostics"]
+    assert set(diagnostics) == {"lambda_t", "effective_dim", "radius", "kappa"}
+    records = pd.read_parquet(out / "records.parquet")
+    last = records[(records.policy == "logistic-ucb-1") & (records.t == 30)]
+    assert len(last) == 2
+    for name, value in diagnostics.items():
+        assert value == pytest.approx(last[f"policy_{name}"].mean())
+
+
 def test_bad_input_through_a_real_subprocess(tmp_path: Path) -> None:
     result = cli("run", "--policies", "linucbb", "--rounds", "5", "--out", str(tmp_path / "out"), "--quiet")
     assert result.returncode == 2 and result.stderr.strip().startswith("error: ")

@@ -37,6 +37,7 @@ def test_batched_streams_equal_separate_runs_without_training() -> None:
         np.testing.assert_array_equal(result.actions, alone.actions)
         np.testing.assert_allclose(result.regrets, alone.regrets)
     assert len({tuple(r.actions) for r in batched}) == 3  # three different streams
+    assert all(r.diagnostics == {} for r in batched)  # a batched policy's diagnostics are no one seed's
 
 
 def test_training_schedule_counts_rounds_of_one_stream(monkeypatch) -> None:  # type: ignore[no-untyped-def]

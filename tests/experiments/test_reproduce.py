@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -92,6 +93,52 @@ def test_report_lists_every_run_and_marks_the_best(tmp_path: Path) -> None:
         assert run_id in text and run_id in page
     assert "**" in text and "<b>" in page and "data:image/png;base64," in page
     assert "neuralbandits 0.1.0" in text
+    assert "effective-dim" not in text and "Policy diagnostics" not in text  # no policy records any
+
+
+TINY_LOGISTIC = """
+name = "tiny-logistic"
+description = "a tiny suite with policies that record diagnostics"
+rounds = 30
+seeds = 2
+tune_seeds = [100]
+
+[[env]]
+spec = "logistic:h1"
+params = { n_pool = 10 }
+
+[[policy]]
+key = "random"
+
+[[policy]]
+key = "neurallog-ucb-1"
+params = { width = 8, n_steps = 2, train_every = 5 }
+
+[[policy]]
+key = "logistic-ucb-1"
+params = { n_steps = 2, train_every = 5 }
+"""
+
+
+def test_store_keeps_policy_diagnostics_and_the_report_plots_them(tmp_path: Path) -> None:
+    suite = Suite.from_toml(TINY_LOGISTIC)
+    store = ResultStore(tmp_path)
+    assert not reproduce(suite, store, LocalBackend(1)).failed
+    for job in suite.final_jobs({}):
+        stored = store.records([job.run_id])
+        result = execute(job)  # the same run again, in memory
+        assert not isinstance(result, str)
+        assert {c for c in stored.columns if c.startswith("policy_")} == {f"policy_{n}" for n in result.diagnostics}
+        for name, values in result.diagnostics.items():
+            np.testing.assert_array_equal(stored[f"policy_{name}"].to_numpy(), values)
+        assert bool(result.diagnostics) == (job.policy != "random")
+    html_path, md_path = write_report(tmp_path)
+    text = md_path.read_text()
+    figure = tmp_path / "figures" / "tiny-logistic-logistic-h1-n-pool-10-effective-dim.png"
+    assert figure.stat().st_size > 10_000 and f"(figures/{figure.name})" in text
+    line = next(line for line in text.splitlines() if line.startswith("Policy diagnostics at T"))
+    assert "neurallog-ucb-1: d̃_T = " in line and "λ_T = " in line and "κ = " in line and "random" not in line
+    assert "Policy diagnostics at T" in html_path.read_text()
 
 
 @pytest.mark.parametrize(

@@ -103,3 +103,99 @@ def test_progress_callback_reports_every_round(env) -> None:  # type: ignore[no-
     reported: list[int] = []
     run_policy(env, build_policy("random", env.info, seed=0), 257, env_seed=0, progress=reported.append)
     assert sum(reported) == 257 and len(reported) > 1
+
+
+# -- policy diagnostics (PolicyBase.diagnostics → policy_<name> columns) -----------------------------
+LOGISTIC = {"n_steps": 2, "train_every": 5}
+DIAGNOSTICS = ["lambda_t", "effective_dim", "radius", "kappa"]
+
+
+@pytest.fixture(scope="module")
+def logistic_env():  # type: ignore[no-untyped-def]
+    return build_env("logistic:h1", n_pool=50)
+
+
+@pytest.mark.parametrize("key,params", [("neurallog-ucb-1", {"width": 8, **LOGISTIC}),
+                                        ("logistic-ucb-1", LOGISTIC)])
+def test_logistic_run_records_its_diagnostics_per_round(logistic_env, key: str, params: dict) -> None:  # type: ignore[no-untyped-def]
+    env = logistic_env
+    policy = build_policy(key, env.info, seed=3, **params)
+    result = run_policy(env, policy, 120, env_seed=4)
+    records = records_frame([result])
+    assert [c for c in records.columns if c.startswith("policy_")] == [f"policy_{n}" for n in DIAGNOSTICS]
+    assert not records[[f"policy_{n}" for n in DIAGNOSTICS]].isna().any().any()
+    # the same run by hand, without the runner: its policy's own diagnostics at T
+    alone = build_policy(key, env.info, seed=3, **params)
+    context = env.reset(seed=4)
+    for _ in range(120):
+        actions = alone.select(context)
+        outcome = env.step(actions)
+        alone.update(Feedback(context, actions, outcome.rewards))
+        context = outcome.next_context
+    diag = alone.diagnostics()
+    assert list(diag["t"]) == list(range(1, 121))
+    for name in DIAGNOSTICS:
+        assert records[f"policy_{name}"].iloc[-1] == diag[name][-1] == policy.diagnostics()[name][-1]
+        np.testing.assert_array_equal(result.diagnostics[name], diag[name])
+    assert records["policy_lambda_t"].iloc[-1] == float(alone.lambda_t)
+    assert records["policy_kappa"].iloc[-1] == alone.kappa and records["policy_kappa"].nunique() == 1
+
+
+def test_delayed_feedback_diagnostics_hold_from_each_update(logistic_env) -> None:  # type: ignore[no-untyped-def]
+    policy = build_policy("logistic-ucb-1", logistic_env.info, seed=0, **LOGISTIC)
+    result = run_policy(logistic_env, policy, 40, env_seed=0, delay=6)
+    lam, own = result.diagnostics["lambda_t"], policy.diagnostics()["lambda_t"]
+    assert len(lam) == 40 and len(own) == 40 - 6
+    assert np.isnan(lam[:6]).all()  # no update before round 7
+    np.testing.assert_array_equal(lam[6:], own)
+
+
+def test_batched_updates_give_every_round_the_row_of_its_update() -> None:
+    from neuralbandits.experiments.runner import policy_diagnostics
+    from neuralbandits.types import Context, ProblemInfo
+
+    info = ProblemInfo(n_arms=3, dim=4)
+    policy = build_policy("logistic-ucb-1", info, seed=0, **LOGISTIC)
+    g = torch.Generator().manual_seed(0)
+    for batch in (3, 1, 2):  # rounds 1-3, 4, 5-6: one update (one trace row) each
+        context = Context(arm_features=torch.randn(batch, 3, 4, generator=g))
+        policy.update(Feedback(context, policy.select(context), torch.ones(batch)))
+    diag = policy.diagnostics()
+    rows = policy.trace[:3].numpy()
+    assert list(diag["t"]) == [1, 2, 3, 4, 5, 6]
+    np.testing.assert_array_equal(diag["lambda_t"], rows[[0, 0, 0, 1, 2, 2], 1])
+    np.testing.assert_array_equal(diag["effective_dim"], rows[[0, 0, 0, 1, 2, 2], 2])
+    # a runner round that learned the rows 1-3 (and none before) shows the values of its last row
+    column = policy_diagnostics(policy, np.array([0, 3, 4, 6]))["lambda_t"]
+    np.testing.assert_array_equal(column, [np.nan, rows[0, 1], rows[1, 1], rows[2, 1]])
+
+
+def test_policies_without_diagnostics_record_no_columns(env, logistic_env) -> None:  # type: ignore[no-untyped-def]
+    plain = [run_policy(env, build_policy(key, env.info, seed=0), 30, env_seed=0) for key in ("random", "linucb")]
+    assert all(r.diagnostics == {} for r in plain)
+    assert not [c for c in records_frame(plain).columns if c.startswith("policy_")]
+    # beside a logistic policy, the others' rows of its columns are empty
+    mixed = records_frame([
+        run_policy(logistic_env, build_policy("random", logistic_env.info, seed=0), 30, env_seed=0),
+        run_policy(logistic_env, build_policy("logistic-ucb-1", logistic_env.info, seed=0, **LOGISTIC), 30,
+                   env_seed=0),
+    ])
+    assert mixed.loc[mixed.policy == "random", "policy_effective_dim"].isna().all()
+    assert mixed.loc[mixed.policy == "logistic-ucb-1", "policy_effective_dim"].notna().all()
+
+
+def test_environment_extras_cannot_take_the_diagnostic_prefix(env) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    result = run_policy(env, build_policy("random", env.info, seed=0), 5, env_seed=0)
+    with pytest.raises(ValueError, match="may not start with 'policy_'.*'policy_x'"):
+        records_frame([replace(result, extras={"policy_x": np.zeros(5)})])
+
+
+def test_policy_diagnostics_must_cover_every_learned_round(env) -> None:  # type: ignore[no-untyped-def]
+    from neuralbandits.experiments.runner import policy_diagnostics
+
+    policy = build_policy("random", env.info, seed=0)
+    policy.diagnostics = lambda: {"short": np.zeros(2)}  # type: ignore[method-assign]
+    with pytest.raises(ValueError, match=r"diagnostics\(\)\['short'\] must hold one value per feedback row"):
+        policy_diagnostics(policy, np.array([1, 2, 3]))

@@ -72,7 +72,7 @@ def run(env_name: str, alphas: dict, rounds: int = 2000, seeds=(0, 1, 2)) -> Non
             diagnostics.setdefault(key, []).append({
                 "seed": seed, "seconds": seconds, "final_regret": float(result.cumulative_regret[-1]),
                 "lambda_T": float(diag["lambda_t"][-1]), "effective_dim_T": float(diag["effective_dim"][-1]),
-                "radius_T": float(diag["radius"][-1]), "kappa": float(diag["kappa"]),
+                "radius_T": float(diag["radius"][-1]), "kappa": float(diag["kappa"][-1]),
             })
             print(env_name, key, seed, diagnostics[key][-1], flush=True)
     records = records_frame(results)

@@ -101,7 +101,10 @@ def run(
                                                  "where the policy allows it (per-user state only)."),
     quiet: bool = typer.Option(False, help="No progress bar."),
 ) -> None:
-    """Run policies × seeds on an environment; write curves.csv, summary.json and regret.png."""
+    """Run policies × seeds on an environment; write curves.csv, summary.json and regret.png.
+
+    records.parquet has every round, with a policy's diagnostics as policy_* columns; summary.json
+    gives their final values (mean over seeds) under the policy's "diagnostics"."""
     from neuralbandits.experiments.records import records_frame, summary_frame, write_outputs
     from neuralbandits.experiments.runner import iter_runs
     from neuralbandits.reporting.plots import plot_regret

@@ -10,6 +10,11 @@ the initial state of its own run (:func:`start_from_separate_runs`).  What diffe
 runs is the policy's random generator, which the streams share, so per-seed curves are
 statistically equivalent to the separate runs rather than identical — until a policy first draws
 (e.g. its first training), they are identical.
+
+The results carry no policy diagnostics (:meth:`PolicyBase.diagnostics`, ``RunResult.diagnostics``
+stays empty): the one batched policy's diagnostics describe the state of all ``S`` seeds together
+(e.g. one λ_t over ``S·n`` users), so they are no single seed's, and none of the seed-batchable
+policies exposes any.  Runs that need them go through the runner, one seed at a time.
 """
 
 from __future__ import annotations
@@ -78,7 +83,8 @@ def run_seeds_batched(
     """Play ``rounds`` rounds of every seed at once; one :class:`RunResult` per seed.
 
     The policy's generator is seeded from the first seed.  ``elapsed_s`` and ``policy_s`` of each
-    result are the batched run's times divided by ``S`` (the cost per seed).
+    result are the batched run's times divided by ``S`` (the cost per seed); ``diagnostics`` is empty
+    (see the module docstring).
     """
     check_batchable(key)
     if env.info.slate_size is not None:

@@ -2,7 +2,8 @@
 
 Each run seed derives two independent child seeds (``SeedSequence.spawn``): one for the
 environment stream, one for the policy, so every policy of a seed faces the same contexts and the
-same seed gives the same curve.
+same seed gives the same curve.  At the end of a run the policy's own per-round diagnostics
+(:meth:`PolicyBase.diagnostics`) are aligned with the rounds (:func:`policy_diagnostics`).
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ class RunResult:
     elapsed_s: np.ndarray  # wall-clock seconds since the start of the run, after each round
     extras: dict[str, np.ndarray] = field(default_factory=dict)  # Outcome.extras, per round
     policy_s: float = 0.0  # seconds spent inside the policy's select and update (no environment)
+    #: the policy's diagnostics per round (:func:`policy_diagnostics`); written as ``policy_<name>``
+    diagnostics: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def cumulative_regret(self) -> np.ndarray:
@@ -51,6 +54,34 @@ def run_seeds(seed: int) -> tuple[int, int]:
     """``(environment seed, policy seed)`` of a run seed."""
     env_seed, policy_seed = spawn_seeds(seed, 2)
     return env_seed, policy_seed
+
+
+def policy_diagnostics(policy: PolicyBase, learned: np.ndarray) -> dict[str, np.ndarray]:
+    """The policy's :meth:`~PolicyBase.diagnostics` as series over the run's rounds.
+
+    ``learned[t]`` is the number of feedback rows the policy had learned by the end of round ``t``
+    (0-based); round ``t`` gets the value after its last update, so with delayed feedback a value holds
+    until the next update, and rounds before any update are NaN.  A policy that learned before
+    the run (a loaded one) has longer series; their last ``learned[-1]`` entries belong to this run.
+    """
+    learned = np.asarray(learned, dtype=np.int64)
+    n_run = int(learned[-1]) if len(learned) else 0
+    series = {}
+    for name, values in policy.diagnostics().items():
+        if name == "t":  # the row numbers themselves; the records have their own t
+            continue
+        values = np.asarray(values, dtype=np.float64)
+        if values.ndim != 1 or len(values) < n_run:
+            raise ValueError(
+                f"{type(policy).__name__}.diagnostics()[{name!r}] must hold one value per feedback row "
+                f"learned ({n_run} in this run); got shape {values.shape}."
+            )
+        index = learned + (len(values) - n_run) - 1  # entry of the last row learned by round t
+        column = np.full(len(learned), np.nan)
+        known = index >= 0
+        column[known] = values[index[known]]
+        series[name] = column
+    return series
 
 
 def run_policy(
@@ -76,6 +107,8 @@ def run_policy(
     best_log: list[Tensor] = []
     extras_log: dict[str, list[Tensor]] = {}
     elapsed = np.zeros(rounds)
+    learned = np.zeros(rounds, dtype=np.int64)  # feedback rows the policy has learned, after each round
+    n_learned = 0
     pending: deque[Feedback] = deque()
     context = env.reset(seed=env_seed)
     start = time.perf_counter()
@@ -89,9 +122,12 @@ def run_policy(
         outcome = env.step(chosen)
         pending.append(Feedback(context=context, actions=chosen, rewards=outcome.rewards))
         if len(pending) > delay:
+            feedback = pending.popleft()
             tick = clock()
-            policy.update(pending.popleft())
+            policy.update(feedback)
             policy_s += clock() - tick
+            n_learned += feedback.actions.shape[0]
+        learned[t] = n_learned
         chosen_log.append(chosen)  # whole (B, …) tensors: indexing row 0 here would cost an op
         reward_log.append(outcome.rewards)
         expected_log.append(outcome.expected_rewards)
@@ -110,7 +146,8 @@ def run_policy(
     rewards = torch.stack(reward_log).double().reshape(rounds, -1).sum(1).numpy()
     extras = {name: torch.stack(values).double().sum(1).numpy() for name, values in extras_log.items()}
     actions = torch.stack(chosen_log)[:, 0].numpy()
-    return RunResult(label or policy.key, seed, actions, rewards, regrets, elapsed, extras, policy_s)
+    return RunResult(label or policy.key, seed, actions, rewards, regrets, elapsed, extras, policy_s,
+                     policy_diagnostics(policy, learned))
 
 
 def iter_runs(

@@ -2,7 +2,9 @@
 
 * :class:`PolicyBase` — an ``nn.Module`` (state lives in buffers, so ``state_dict`` and devices work
   for free) that reads its constructor signature once to give ``params()``, ``clone()`` and
-  ``__repr__``, validates hyperparameters declaratively, and saves/loads its full state.
+  ``__repr__``, validates hyperparameters declaratively, and saves/loads its full state; its
+  :meth:`~PolicyBase.diagnostics` hook lets any policy expose per-round series of its own state
+  (e.g. ``λ_t``), which the runner records beside each round.
 * :class:`ScorePolicy` — the one ``select`` template: check the context, get a belief, turn it into
   scores with an explorer, mask unavailable arms, pick with the seeded selector.
 """
@@ -13,6 +15,7 @@ import inspect
 from pathlib import Path
 from typing import Any, ClassVar, Mapping, Protocol
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -95,6 +98,17 @@ class PolicyBase(nn.Module):
 
     def update(self, feedback: Feedback) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    # -- diagnostics ---------------------------------------------------------------------------
+    def diagnostics(self) -> dict[str, np.ndarray]:
+        """Per-round series of the policy's own state, ``name → (n,)`` floats with ``n`` the feedback
+        rows learned so far (``rounds_seen``): entry ``i`` is the value once row ``i + 1`` was learned;
+        a scalar is a constant series.  An optional ``"t"`` holds the row numbers ``1..n`` themselves.
+
+        The runner records every series but ``"t"`` as a per-round ``policy_<name>`` column of the run
+        (:func:`neuralbandits.experiments.runner.policy_diagnostics`).  Default: none.
+        """
+        return {}
 
     # -- checks ------------------------------------------------------------------------------
     def check_context(self, context: Context) -> None:

@@ -30,7 +30,7 @@ Diagnostics: ``policy.lambda_t`` (current ``λ_t``), ``policy.trace`` ``(rows, 4
 per update: ``[t, λ_t, D_t, radius]`` where ``D_t = ln det(A_t/λ_t)`` is the (diagonal) effective
 dimension in the algorithm's bonus and ``radius`` the scalar used at round ``t``; both are buffers,
 so they survive ``save_policy``/``load_policy``.  :meth:`LogisticUCBPolicy.diagnostics` returns them
-as a dict of NumPy arrays.
+per round as NumPy arrays, which the runner records as ``policy_*`` columns.
 """
 
 from __future__ import annotations
@@ -199,10 +199,15 @@ class LogisticUCBPolicy(ScorePolicy):
         self.n_trace += 1
 
     def diagnostics(self) -> dict[str, np.ndarray]:
-        """``t``, ``lambda_t``, ``effective_dim`` (``D_t``) and ``radius`` per update, plus ``kappa``."""
+        """Per learned round ``t = 1..rounds_seen``: ``t``, ``lambda_t``, ``effective_dim`` (``D_t``) and
+        ``radius``, and ``kappa`` as a constant series.  A batch of ``B`` rounds is one update and one
+        trace row, which every round of that batch gets."""
         rows = self.trace[: int(self.n_trace)].numpy()
-        return {"t": rows[:, 0], "lambda_t": rows[:, 1], "effective_dim": rows[:, 2],
-                "radius": rows[:, 3], "kappa": np.asarray(self.kappa)}
+        last = int(rows[-1, 0]) if len(rows) else 0  # = rounds_seen: every update appends a row
+        t = np.arange(1, last + 1, dtype=np.float64)
+        row_of = np.searchsorted(rows[:, 0], t)  # the first update whose rows reach round t
+        return {"t": t, "lambda_t": rows[row_of, 1], "effective_dim": rows[row_of, 2],
+                "radius": rows[row_of, 3], "kappa": np.full(len(t), float(self.kappa))}
 
     def after_load(self) -> None:
         self._cache = None

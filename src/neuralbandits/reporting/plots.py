@@ -1,4 +1,5 @@
-"""Figures built from the records table: cumulative regret, mean ± std over seeds, per policy."""
+"""Figures built from the records table: cumulative regret (or any per-round column, e.g. a policy
+diagnostic), mean ± std over seeds, per policy."""
 
 from __future__ import annotations
 
@@ -12,13 +13,15 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 
-def regret_curves(records: pd.DataFrame, *, max_points: int = 500) -> pd.DataFrame:
-    """Mean and std of cumulative regret over seeds per (policy, t), thinned to ``max_points`` rounds."""
+def mean_curves(records: pd.DataFrame, column: str = "cumulative_regret", *, max_points: int = 500) -> pd.DataFrame:
+    """Mean and std of ``column`` over seeds per (policy, t), thinned to ``max_points`` rounds; rounds
+    without any value (NaN, e.g. a diagnostic before the first update) are left out."""
     horizon = int(records["t"].max())
     keep = np.unique(np.linspace(1, horizon, min(max_points, horizon)).round().astype(int))
     thinned = records[records["t"].isin(keep)]
-    stats = thinned.groupby(["policy", "t"], sort=False)["cumulative_regret"].agg(["mean", "std"])
-    return stats.fillna(0.0).reset_index()
+    stats = thinned.groupby(["policy", "t"], sort=False)[column].agg(["mean", "std"])
+    stats["std"] = stats["std"].fillna(0.0)  # one seed: no band
+    return stats.dropna(subset=["mean"]).reset_index()
 
 
 def line_style(index: int) -> dict[str, object]:
@@ -27,14 +30,22 @@ def line_style(index: int) -> dict[str, object]:
     return {"color": plt.get_cmap("tab10")(index % 10), "linestyle": ("-", "--", ":")[(index // 10) % 3]}
 
 
-def draw_regret(ax, records: pd.DataFrame) -> None:  # type: ignore[no-untyped-def]
-    """Cumulative regret of every policy on ``ax``: mean line and ± std band."""
-    curves = regret_curves(records)
+def draw_curves(ax, records: pd.DataFrame, column: str) -> None:  # type: ignore[no-untyped-def]
+    """``column`` of every policy that has it on ``ax``: mean line and ± std band over seeds.  A policy
+    keeps its colour (its place in ``records``) whether or not the others have the column."""
+    curves = mean_curves(records, column)
     for index, policy in enumerate(dict.fromkeys(records["policy"])):
         c = curves[curves["policy"] == policy]
+        if c.empty:
+            continue
         ax.plot(c["t"], c["mean"], label=policy, linewidth=1.6, **line_style(index))
         ax.fill_between(c["t"], c["mean"] - c["std"], c["mean"] + c["std"],
                         color=line_style(index)["color"], alpha=0.18, linewidth=0)
+
+
+def draw_regret(ax, records: pd.DataFrame) -> None:  # type: ignore[no-untyped-def]
+    """Cumulative regret of every policy on ``ax``: mean line and ± std band."""
+    draw_curves(ax, records, "cumulative_regret")
 
 
 def plot_regret(records: pd.DataFrame, path: Path, *, title: str = "") -> Path:

@@ -2,9 +2,11 @@
 
 Everything is built from the store's index and per-run records; nothing is re-run.  Per suite and
 environment: cumulative-regret curves (mean ± std over seeds), the final-regret table (best in bold,
-the proposed method's improvement over the best baseline in %), a time-vs-regret scatter, and, for
-policies swept over a parameter, a sensitivity plot.  Then every run of the store, the settings the
-grid search chose, the commands that filled the store, and the library version and machine.
+the proposed method's improvement over the best baseline in %), a time-vs-regret scatter, for
+policies swept over a parameter a sensitivity plot, and, for policies that record diagnostics
+(``policy_*`` columns), their final values and the effective dimension over t (with λ_t when it
+changes).  Then every run of the store, the settings the grid search chose, the commands that filled
+the store, and the library version and machine.
 """
 
 from __future__ import annotations
@@ -26,9 +28,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from neuralbandits.reporting.plots import draw_regret  # noqa: E402
+from neuralbandits.experiments.records import DIAGNOSTIC_PREFIX, diagnostic_columns, final_diagnostics  # noqa: E402
+from neuralbandits.reporting.plots import draw_curves, draw_regret  # noqa: E402
 
 SWEEP_LABEL = re.compile(r"^(?P<name>.+)\((?P<param>\w+)=(?P<value>[^,()]+)\)$")
+#: how the summary line and the figure name known policy diagnostics (others keep their own name)
+FINAL_LABELS = {"effective_dim": "d̃_T", "lambda_t": "λ_T", "kappa": "κ", "radius": "radius_T"}
+AXIS_LABELS = {"effective_dim": "effective dimension d̃_t", "lambda_t": "λ_t"}
 
 
 def _figure_bytes(fig: plt.Figure) -> bytes:
@@ -57,6 +63,37 @@ def _scatter_figure(table: pd.DataFrame, title: str) -> bytes:
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return _figure_bytes(fig)
+
+
+def _diagnostics_figure(records: pd.DataFrame, title: str) -> bytes | None:
+    """The effective dimension over t per policy (mean ± std over seeds), and λ_t beside it when it
+    changes during a run; ``None`` when no policy records an effective dimension."""
+    columns = diagnostic_columns(records)
+    if DIAGNOSTIC_PREFIX + "effective_dim" not in columns:
+        return None
+    names = ["effective_dim"]
+    lam = DIAGNOSTIC_PREFIX + "lambda_t"
+    if lam in columns and records.groupby(["policy", "seed"], sort=False)[lam].nunique().max() > 1:
+        names.append("lambda_t")
+    fig, axes = plt.subplots(1, len(names), figsize=(6.5 * len(names), 4), squeeze=False)
+    for ax, name in zip(axes[0], names):
+        draw_curves(ax, records, DIAGNOSTIC_PREFIX + name)
+        ax.set(xlabel="round t", ylabel=AXIS_LABELS[name], title=f"{title}: {AXIS_LABELS[name]}")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return _figure_bytes(fig)
+
+
+def diagnostics_note(records: pd.DataFrame) -> str:
+    """One line: every policy's diagnostics at the last round, mean over seeds ("" when none has any)."""
+    finals = final_diagnostics(records)
+    known = [name for name in FINAL_LABELS if name in finals.columns]
+    finals = finals[known + [name for name in finals.columns if name not in known]]
+    parts = [f"{policy}: " + ", ".join(f"{FINAL_LABELS.get(name, name)} = {value:.4g}"
+                                       for name, value in row.dropna().items())
+             for policy, row in finals.iterrows()]
+    return "Policy diagnostics at T (mean over seeds): " + "; ".join(parts) if parts else ""
 
 
 def _sensitivity_figure(table: pd.DataFrame, title: str) -> bytes | None:
@@ -175,14 +212,19 @@ def write_report(store_dir: str | Path) -> tuple[Path, Path]:
             proposed = proposed_of.get(suite)
             variants = {e["spec"]["label"] for e in runs if e["spec"]["policy"] == proposed}
             note = improvement(table, proposed, variants)
-            if note:
-                md += [note, ""]
-                body.append(f"<p>{html.escape(note)}</p>")
+            diagnostics = diagnostics_note(records)
+            for line in (note, diagnostics):
+                if line:
+                    md += [line, ""]
+                    body.append(f"<p>{html.escape(line)}</p>")
             add_figure(_curves_figure(records, f"{suite}: {env}"), f"{slug}-regret.png", "cumulative regret")
             add_figure(_scatter_figure(table, env), f"{slug}-time.png", "running time vs final regret")
             sensitivity = _sensitivity_figure(table, env)
             if sensitivity is not None:
                 add_figure(sensitivity, f"{slug}-sensitivity.png", "sensitivity")
+            effective_dim = _diagnostics_figure(records, env)
+            if effective_dim is not None:
+                add_figure(effective_dim, f"{slug}-effective-dim.png", "effective dimension over t")
             md.append("")
 
     _append_runs_and_provenance(store.root, entries, md, body, __version__)
