@@ -9,8 +9,9 @@ import torch
 
 from neuralbandits.envs.registry import build_env
 from neuralbandits.envs.synthetic import ClusteredEnv
+from neuralbandits.models.cluster_stats import ClusterStats
+from neuralbandits.models.ridge import RidgeBank
 from neuralbandits.models.user_graph import (
-    aggregate,
     beta_factor,
     canonical_labels,
     club_far,
@@ -50,27 +51,6 @@ def test_confidence_and_beta_factors_match_hand_values() -> None:
     assert float(beta_factor(torch.tensor(0.0), 1, 5)) == pytest.approx(math.sqrt(math.log(2)) + 1)
     value = math.sqrt(5 * math.log(1 + 10 / 5) + 4 * math.log(3) + math.log(2)) + 1
     assert float(beta_factor(torch.tensor(10.0), 3, 5)) == pytest.approx(value, rel=1e-6)
-
-
-def test_aggregate_equals_a_direct_sum() -> None:
-    generator = torch.Generator().manual_seed(0)
-    n, groups, e, lam = 5, 2, 3, 0.7
-    data = torch.randn(n, groups, 4, e, generator=generator)
-    gram = lam * torch.eye(e) + data.transpose(-1, -2) @ data  # (n, G, e, e) = λI + Σ x xᵀ
-    moment = torch.randn(n, groups, e, generator=generator)
-    counts = torch.tensor([3, 0, 5, 1, 2])
-    membership = torch.tensor([[True, False, True, True, False], [False] * 5, [True] * 5])
-    s, b, n_c = aggregate(membership, gram, moment, counts, lam)
-    for c in range(3):
-        members = membership[c].nonzero().flatten().tolist()
-        want_s = lam * torch.eye(e) + sum((gram[k] - lam * torch.eye(e) for k in members),
-                                          torch.zeros(groups, e, e))
-        want_b = sum((moment[k] for k in members), torch.zeros(groups, e))
-        torch.testing.assert_close(s[c], want_s.expand(groups, e, e))
-        torch.testing.assert_close(b[c], want_b)
-        assert float(n_c[c]) == sum(int(counts[k]) for k in members)
-    plain, _, _ = aggregate(membership, gram, moment, counts, lam, regularise=False)  # COFIBA code: Σ S_k
-    torch.testing.assert_close(plain[0], gram[0] + gram[2] + gram[3])
 
 
 def test_components_are_labelled_by_their_smallest_member() -> None:
@@ -239,7 +219,7 @@ def test_block_statistics_give_the_dense_scores(key: str) -> None:
         block.update(Feedback(block_context, got.actions, rewards))
         dense.update(Feedback(dense_context, got.actions, rewards))
     for name, value in block.named_buffers():
-        if not name.startswith("ridge."):
+        if not name.startswith(("ridge.", "clusters.")):
             assert torch.equal(value, dict(dense.named_buffers())[name]), name
 
 
@@ -363,3 +343,39 @@ def test_cofiba_scores_equal_a_per_slot_loop(mode: str) -> None:
         inv = torch.linalg.inv(s)
         want = x[slot] @ (inv @ policy.ridge.moment[idx].sum(0)) + 0.1 * x[slot] @ inv @ x[slot]
         assert float(got[slot]) == pytest.approx(float(want), abs=1e-4)
+
+
+# -- incremental cluster statistics ----------------------------------------------------------------
+@pytest.mark.parametrize("regularise,single_block", [(True, False), (False, False), (True, True)])
+def test_cluster_stats_stay_equal_to_a_fresh_aggregation(regularise: bool, single_block: bool) -> None:
+    """Sherman–Morrison steps plus rebuilds on membership changes must equal aggregating the per-user
+    statistics afresh and inverting, after 400 samples and 40 random membership changes."""
+    n, groups, e, lam, n_slots = 6, 3, 4, 0.1, 5
+    generator = torch.Generator().manual_seed(0)
+    ridge = RidgeBank(n * groups, e, l2_reg=lam)
+    blocks = torch.randint(groups, (n_slots,), generator=generator) if single_block else None
+    stats = ClusterStats(n_slots, n, groups, e, l2_reg=lam, regularise=regularise, block_of_slot=blocks)
+    stats.sync(torch.rand(n_slots, n, generator=generator) < 0.5, ridge)
+    for step in range(400):
+        u, g = torch.randint(n, (1,), generator=generator), torch.randint(groups, (1,), generator=generator)
+        x, r = torch.randn(1, e, generator=generator), torch.randn(1, generator=generator)
+        ridge.update(u * groups + g, x, r)
+        stats.observe(u, g, x, r)
+        if step % 10 == 0:
+            stats.sync(torch.rand(n_slots, n, generator=generator) < 0.5, ridge)
+    user_gram = ridge.gram.view(n, groups, e, e).double()
+    user_moment = ridge.moment.view(n, groups, e).double()
+    eye = torch.eye(e, dtype=torch.float64)
+    for s in range(n_slots):
+        members = stats.membership[s].nonzero().flatten().tolist()
+        kept = [int(blocks[s])] if single_block else list(range(groups))
+        if not members:
+            torch.testing.assert_close(stats.inverse[s], (eye / lam).expand_as(stats.inverse[s]))
+            continue
+        # the definition, member by member: λI + Σ(S_k − λI) (or the COFIBA code's Σ S_k)
+        want = sum(user_gram[k, kept] - (lam * eye if regularise else 0) for k in members)
+        want = want + (lam * eye if regularise else 0)
+        torch.testing.assert_close(stats.inverse[s], torch.linalg.inv(want), rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(stats.moment[s], sum(user_moment[k, kept] for k in members),
+                                   rtol=1e-5, atol=1e-5)
+        assert float(stats.counts[s]) == float(ridge.counts.view(n, groups)[members][:, kept].sum())

@@ -6,14 +6,13 @@ module holds the pieces they share:
 
 * :func:`confidence_factor` ``F(N) = √((1 + ln(1 + N)) / (1 + N))`` — the edge-deletion / split radius;
 * :func:`beta_factor` ``β(N, t) = √(d ln(1 + N/d) + 4 ln t + ln 2) + 1`` (``t`` clamped to ``≥ 1``);
-* :func:`aggregate` — cluster statistics ``S_c = λI + Σ_{k∈c}(S_k − λI)``, ``b_c = Σ b_k``,
-  ``N_c = Σ N_k`` for any number of clusters given as a membership mask (one ``einsum``);
 * :func:`connected_components` — component labels of a dense boolean adjacency (``scipy``, used off
   the hot path: only when an edge was deleted);
 * :func:`cut_edges` — the vectorised CLUB deletion ``‖θ_i − θ_j‖ > α_e (F(N_i) + F(N_j))``;
 * :func:`random_graph` — a seeded symmetric Erdős–Rényi adjacency (COFIBA's re-initialisation).
 
-Statistics may be *grouped*: ``gram`` ``(n, G, e, e)``, ``moment`` ``(n, G, e)``.  ``G = 1, e = d`` for
+Cluster statistics ``S_c = λI + Σ_{k∈c}(S_k − λI)``, ``b_c = Σ b_k``, ``N_c = Σ N_k`` live in
+:class:`~neuralbandits.models.cluster_stats.ClusterStats`.  Statistics may be *grouped*: ``gram`` ``(n, G, e, e)``, ``moment`` ``(n, G, e)``.  ``G = 1, e = d`` for
 dense arm features; for block-encoded arms (``d = K·d_x``) the per-user design matrix is block-diagonal,
 so ``G = K`` blocks of size ``e = d_x`` hold exactly the same information as the ``(K·d_x)²`` matrix.
 """
@@ -43,48 +42,6 @@ def beta_factor(counts: Tensor, t: int | float | Tensor, dim: int) -> Tensor:
     else:
         rounds = 4.0 * math.log(max(float(t), 1.0)) + math.log(2.0)
     return torch.sqrt(dim * torch.log1p(n / dim) + rounds) + 1.0
-
-
-def aggregate(
-    membership: Tensor,
-    gram: Tensor,
-    moment: Tensor,
-    counts: Tensor,
-    l2_reg: float,
-    *,
-    regularise: bool = True,
-) -> tuple[Tensor, Tensor, Tensor]:
-    """Cluster statistics from per-user ones.
-
-    Args:
-        membership: ``(..., n)`` bool or float; ``[..., k]`` says whether user ``k`` is in the cluster.
-        gram: ``(n, G, e, e)`` per-user ``S_k = λI + Σ x xᵀ`` (grouped, see the module docstring).
-        moment: ``(n, G, e)`` per-user ``b_k``.
-        counts: ``(n,)`` per-user ``N_k``.
-        l2_reg: ``λ``.
-        regularise: ``True`` gives ``S_c = λI + Σ_k (S_k − λI)`` (notes §1.4); ``False`` gives the plain
-            ``Σ_k S_k`` of the official COFIBA code (``|c|·λ`` on the diagonal).
-
-    Returns:
-        ``S_c`` ``(..., G, e, e)``, ``b_c`` ``(..., G, e)``, ``N_c`` ``(...)`` (float).
-    """
-    weights = membership.to(gram.dtype)
-    e = gram.shape[-1]
-    eye = torch.eye(e, dtype=gram.dtype, device=gram.device)
-    if regularise:
-        data = gram - l2_reg * eye  # Σ x xᵀ of every user
-        summed = torch.einsum("...n,nged->...ged", weights, data) + l2_reg * eye
-    else:
-        summed = torch.einsum("...n,nged->...ged", weights, gram)
-    b = torch.einsum("...n,nge->...ge", weights, moment)
-    n = weights @ counts.to(gram.dtype)
-    return summed, b, n
-
-
-def solve_clusters(gram: Tensor, moment: Tensor) -> tuple[Tensor, Tensor]:
-    """``S⁻¹`` ``(..., e, e)`` and ``θ = S⁻¹b`` ``(..., e)`` for stacked statistics."""
-    inverse = torch.linalg.inv(gram)
-    return inverse, (inverse @ moment.unsqueeze(-1)).squeeze(-1)
 
 
 def connected_components(adjacency: Tensor) -> Tensor:

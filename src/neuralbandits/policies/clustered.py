@@ -5,7 +5,7 @@ Every policy here is the same three parts (style guide §3, technique 4): a
 ``b_i = Σ r x``, ``θ_i = S_i⁻¹b_i``, ``N_i``; a *cluster rule* that groups users (a user graph with
 edge deletion, split/merge of a partition, seed clusters, or item-specific user graphs); and the
 :class:`~neuralbandits.policies.explorers.UCB` explorer on the aggregated statistics of the served
-user's cluster (:func:`~neuralbandits.models.user_graph.aggregate`)::
+user's cluster::
 
     S_c = λI + Σ_{k∈c}(S_k − λI),  b_c = Σ b_k,  N_c = Σ N_k,  θ_c = S_c⁻¹b_c
     score(x) = xᵀθ_c + α · β(N_c, t) · w(x),   w(x) = xᵀS_c⁻¹x   (official code: no square root)
@@ -17,6 +17,12 @@ Block-encoded arms (``d = K·d_x``): the per-user design matrix is block-diagona
 ``K`` blocks of ``d_x × d_x`` per user (members ``u·K + a``) — the same statistics, distances and scores
 as the dense ``(K·d_x)²`` matrices at ``1/K`` of the memory.  Memory is ``2·n·K·d_x²`` floats (e.g.
 ``n = 10, K = 10, d_x = 784``: 490 MB); beyond that, reduce ``d_x`` first.
+
+Cluster statistics live in a :class:`~neuralbandits.models.cluster_stats.ClusterStats` (one slot per
+cluster the rule can form): each new sample is a Sherman–Morrison step of its clusters' inverses, and a
+cluster is aggregated and inverted afresh only when its membership changes.  This is what makes the
+block-encoded image datasets affordable (``G = 10`` blocks of ``784 × 784``: a fresh solve every round
+costs seconds, the rank-one step milliseconds).
 
 Batches: ``select`` scores all rounds of a batch against the same state (``t`` = rounds seen + 1);
 ``update`` adds the whole batch to the ridge bank, then applies the cluster rule to the served users
@@ -31,9 +37,9 @@ import math
 import torch
 from torch import Tensor
 
+from neuralbandits.models.cluster_stats import ClusterStats
 from neuralbandits.models.ridge import RidgeBank
 from neuralbandits.models.user_graph import (
-    aggregate,
     beta_factor,
     canonical_labels,
     club_far,
@@ -43,7 +49,6 @@ from neuralbandits.models.user_graph import (
     cut_edges,
     edge_probability,
     random_graph,
-    solve_clusters,
 )
 from neuralbandits.policies.base import ScorePolicy, register
 from neuralbandits.policies.explorers import UCB
@@ -63,17 +68,30 @@ class ClusteredLinearPolicy(ScorePolicy):
         "mode": OneOf(("faithful", "reference")),
     }
 
-    def _build_bank(self, info: ProblemInfo, l2_reg: float) -> None:
+    def _build_bank(self, info: ProblemInfo, l2_reg: float, n_slots: int, *, regularise: bool = True,
+                    block_of_slot: Tensor | None = None) -> None:
         self.blocked = info.block_dim is not None
         self.n_users = info.n_users
         self.groups = info.n_arms if self.blocked else 1
         self.edim = info.block_dim if self.blocked else info.dim
         self.ridge = RidgeBank(self.n_users * self.groups, self.edim, l2_reg=l2_reg)
+        self.clusters = ClusterStats(n_slots, self.n_users, self.groups, self.edim, l2_reg=l2_reg,
+                                     regularise=regularise, block_of_slot=block_of_slot)
+
+    def slot_membership(self) -> Tensor:  # pragma: no cover - abstract
+        """``(n_slots, n)`` bool: the members of every cluster slot under the current rule state."""
+        raise NotImplementedError
+
+    def sync_clusters(self) -> None:
+        """Rebuild the cluster slots whose membership the rule just changed."""
+        self.clusters.sync(self.slot_membership(), self.ridge)
+
+    def refresh_clusters(self) -> None:
+        """Rebuild every slot (after the per-user statistics were replaced, e.g. NeuralLinear's refit)."""
+        self.clusters.membership.copy_(self.slot_membership())
+        self.clusters.rebuild(torch.arange(self.clusters.membership.shape[0]), self.ridge)
 
     # -- per-user views ---------------------------------------------------------------------------
-    def _user_gram(self) -> Tensor:  # (n, G, e, e)
-        return self.ridge.gram.view(self.n_users, self.groups, self.edim, self.edim)
-
     def _user_moment(self) -> Tensor:  # (n, G, e)
         return self.ridge.moment.view(self.n_users, self.groups, self.edim)
 
@@ -90,18 +108,30 @@ class ClusteredLinearPolicy(ScorePolicy):
             return features.contexts[:, None, :].expand(-1, features.n_arms, -1)
         return features
 
-    def _aggregate(self, membership: Tensor, *, regularise: bool = True) -> tuple[Tensor, Tensor, Tensor]:
-        return aggregate(
-            membership, self._user_gram(), self._user_moment(), self._user_counts(), self.l2_reg,
-            regularise=regularise,
-        )
+    def _slots(self, slots: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Inverse ``(B, G, e, e)``, ``θ`` ``(B, G, e)`` and ``N`` ``(B,)`` of cluster ``slots`` ``(B,)``.
+        One slot is a view: no copy of its ``G·e²`` inverse."""
+        stats = self.clusters
+        if slots.shape[0] == 1:
+            s = int(slots[0])
+            inverse, theta, counts = stats.inverse[s : s + 1], stats.theta[s : s + 1], stats.counts[s : s + 1]
+        else:
+            inverse, theta, counts = stats.inverse[slots], stats.theta[slots], stats.counts[slots]
+        return inverse, theta, counts
+
+    def _mean_and_w(self, inverse: Tensor, theta: Tensor, arms: Tensor) -> tuple[Tensor, Tensor]:
+        """``xᵀθ_c`` and ``w(x)`` for arms ``(*L, K, e)`` and clusters ``inverse (*L, G, e, e)``,
+        ``theta (*L, G, e)`` (``G`` is 1 or ``K``); computed in the statistics' dtype, returned in the
+        arms' dtype."""
+        x = arms.to(inverse.dtype)
+        mean = (x * theta).sum(-1)
+        quad = ((x.unsqueeze(-2) @ inverse).squeeze(-2) * x).sum(-1)
+        w = quad.clamp_min(0).sqrt() if self.bonus_sqrt else quad
+        return mean.to(arms.dtype), w.to(arms.dtype)
 
     def _scores(self, inverse: Tensor, theta: Tensor, counts: Tensor, arms: Tensor) -> tuple[Tensor, Tensor]:
-        """Mean ``xᵀθ_c`` and width ``β(N_c, t)·w(x)`` for arms ``(*L, K, e)`` and clusters
-        ``inverse (*L, G, e, e)``, ``theta (*L, G, e)``, ``counts (*L,)`` (``G`` is 1 or ``K``)."""
-        mean = (arms * theta).sum(-1)
-        quad = ((arms.unsqueeze(-2) @ inverse).squeeze(-2) * arms).sum(-1)
-        w = quad.clamp_min(0).sqrt() if self.bonus_sqrt else quad
+        """Mean ``xᵀθ_c`` and width ``β(N_c, t)·w(x)``, ``counts (*L,)`` (see :meth:`_mean_and_w`)."""
+        mean, w = self._mean_and_w(inverse, theta, arms)
         t = int(self.rounds_seen) + 1
         return mean, beta_factor(counts, t, self.info.dim)[..., None] * w
 
@@ -111,25 +141,37 @@ class ClusteredLinearPolicy(ScorePolicy):
         actions = feedback.actions
         features = feedback.context.arm_features
         if isinstance(features, BlockArms):
-            self.ridge.update(users * self.groups + actions, features.contexts, feedback.rewards)
+            groups, x = actions, features.contexts
+            self.ridge.update(users * self.groups + actions, x, feedback.rewards)
         else:
             rows = torch.arange(actions.shape[0])
-            self.ridge.update(users, features[rows, actions], feedback.rewards)
+            groups, x = torch.zeros_like(actions), features[rows, actions]
+            self.ridge.update(users, x, feedback.rewards)
+        self.clusters.observe(users, groups, x, feedback.rewards)  # into the clusters as they were
         self.rounds_seen += actions.shape[0]
         return users
 
-    def _partition_belief(self, context: Context, labels: Tensor) -> Belief:
-        """UCB belief when the users form a partition ``labels`` ``(n,)`` (CLUB, SCLUB)."""
-        users = self.user_ids(context)
-        membership = labels[None, :] == labels[users][:, None]  # (B, n)
-        gram, moment, counts = self._aggregate(membership)
-        inverse, theta = solve_clusters(gram, moment)
+
+class PartitionPolicy(ClusteredLinearPolicy):
+    """Users form a partition ``labels`` ``(n,)`` (each label = the smallest member): one cluster slot per
+    label (CLUB, SCLUB)."""
+
+    def _build_partition(self, info: ProblemInfo, l2_reg: float) -> None:
+        self._build_bank(info, l2_reg, info.n_users)
+        self.register_buffer("labels", torch.zeros(info.n_users, dtype=torch.int64))
+        self.sync_clusters()
+
+    def slot_membership(self) -> Tensor:
+        return self.labels[None, :] == torch.arange(self.n_users)[:, None]
+
+    def belief(self, context: Context) -> Belief:
+        inverse, theta, counts = self._slots(self.labels[self.user_ids(context)])
         mean, width = self._scores(inverse, theta, counts, self._arm_inputs(context))
         return Belief(mean=mean, width=width)
 
 
 @register("club")
-class CLUB(ClusteredLinearPolicy):
+class CLUB(PartitionPolicy):
     r"""CLUB — Gentile, Li, Zappella, "Online clustering of bandits", ICML 2014 (Algorithm 1), as used by
     paper 000 §6 and the official ``banyikun/MCNB:code/club.py`` (notes §1.4 item 1).
 
@@ -153,24 +195,20 @@ class CLUB(ClusteredLinearPolicy):
         super().__init__(info, seed=seed)
         self.alpha, self.l2_reg, self.edge_scale, self.bonus_sqrt = alpha, l2_reg, edge_scale, bonus_sqrt
         self.check_params()
-        self._build_bank(info, l2_reg)
-        n = info.n_users
-        self.register_buffer("adjacency", torch.ones(n, n, dtype=torch.bool))
-        self.register_buffer("labels", torch.zeros(n, dtype=torch.int64))
+        self._build_partition(info, l2_reg)
+        self.register_buffer("adjacency", torch.ones(info.n_users, info.n_users, dtype=torch.bool))
         self.explorer = UCB(alpha)
-
-    def belief(self, context: Context) -> Belief:
-        return self._partition_belief(context, self.labels)
 
     def update(self, feedback: Feedback) -> None:
         users = self._update_ridge(feedback)
         far = club_far(self._user_theta(), self._user_counts(), users, self.edge_scale)
         if cut_edges(self.adjacency, users, far):
             self.labels = connected_components(self.adjacency)
+            self.sync_clusters()
 
 
 @register("sclub")
-class SCLUB(ClusteredLinearPolicy):
+class SCLUB(PartitionPolicy):
     r"""SCLUB — Li, Chen, Li, Leung, "Improved algorithm on online clustering of bandits", IJCAI 2019
     (the "Li & Zhang 2018" entry of paper 000's baselines), as in ``banyikun/MCNB:sclub.py`` (notes §1.4
     item 3).
@@ -188,7 +226,7 @@ class SCLUB(ClusteredLinearPolicy):
     stage (rounds ``2^s``); the official code never resets them (every cluster becomes merge-eligible
     once all its users were served).  ``stage_reset=False`` (the default, like the notes and the code)
     or ``True`` (the paper's stages).  The code's stale ``θ_c`` after a merge (recomputed only at the
-    next update of that cluster) is not reproduced: statistics are always aggregated fresh.
+    next update of that cluster) is not reproduced: cluster statistics are always current.
 
     Parameters ↔ symbols: ``alpha`` α, ``l2_reg`` λ, ``edge_scale`` α_e (code 1), ``freq_scale`` α_p
     (code √2), ``bonus_sqrt`` as in CLUB.  State: ``labels`` ``(n,)``, ``checked`` ``(n,)`` bool.
@@ -205,14 +243,9 @@ class SCLUB(ClusteredLinearPolicy):
         self.alpha, self.l2_reg, self.edge_scale = alpha, l2_reg, edge_scale
         self.freq_scale, self.stage_reset, self.bonus_sqrt = freq_scale, stage_reset, bonus_sqrt
         self.check_params()
-        self._build_bank(info, l2_reg)
-        n = info.n_users
-        self.register_buffer("labels", torch.zeros(n, dtype=torch.int64))
-        self.register_buffer("checked", torch.zeros(n, dtype=torch.bool))
+        self._build_partition(info, l2_reg)
+        self.register_buffer("checked", torch.zeros(info.n_users, dtype=torch.bool))
         self.explorer = UCB(alpha)
-
-    def belief(self, context: Context) -> Belief:
-        return self._partition_belief(context, self.labels)
 
     def update(self, feedback: Feedback) -> None:
         before = int(self.rounds_seen)
@@ -222,18 +255,19 @@ class SCLUB(ClusteredLinearPolicy):
             self.checked.zero_()
         self.checked[users] = True
         self._split(users, t)
+        self.sync_clusters()
         self._merge(t)
+        self.sync_clusters()
 
     def _split(self, users: Tensor, t: int) -> None:
         labels = self.labels
-        membership = labels[None, :] == labels[users][:, None]  # (B, n)
-        gram, moment, counts = self._aggregate(membership)
-        _, theta_c = solve_clusters(gram, moment)
-        sizes = membership.sum(1).to(torch.float32)
+        sizes = (labels[None, :] == labels[users][:, None]).sum(1).to(torch.float32)  # (B,)
+        _, theta_c, counts = self._slots(labels[users])
+        counts = counts.to(torch.float32)
         n_user = self._user_counts()[users].to(torch.float32)
         factor_t = float(confidence_factor(torch.tensor(float(t))))
         freq = (n_user / t - counts / (sizes * t)).abs() > self.freq_scale * factor_t
-        distance = (self._user_theta()[users] - theta_c.flatten(1)).norm(dim=1)
+        distance = (self._user_theta()[users] - theta_c.flatten(1).to(torch.float32)).norm(dim=1)
         far = distance > self.edge_scale * (confidence_factor(n_user) + confidence_factor(counts))
         split = (freq | far) & (sizes > 1)
         if bool(split.any()):
@@ -249,8 +283,9 @@ class SCLUB(ClusteredLinearPolicy):
         checked = ~(onehot & ~self.checked[None, :]).any(1)
         if int(checked.sum()) < 2:
             return
-        gram, moment, counts = self._aggregate(onehot)
-        _, theta = solve_clusters(gram, moment)
+        slots = torch.unique(self.labels)  # cluster c of `index` is slot slots[c] (sorted labels)
+        theta = self.clusters.theta[slots].to(torch.float32)
+        counts = self.clusters.counts[slots].to(torch.float32)
         sizes = onehot.sum(1).to(torch.float32)
         freq = counts / (sizes * t)
         factor = confidence_factor(counts)
@@ -292,7 +327,8 @@ class LOCB(ClusteredLinearPolicy):
 
     ``mode="reference"`` adds the code's ``N_c`` offset of 1 (clusters start with ``N = 1``); the
     code's ``t < 40000`` cut-off and its unused ``detect_cluster`` branch (``δ``) are not reproduced.
-    The seeds are a loop-free ``(n_seeds, n)`` membership mask: one ``einsum`` gives all seed clusters.
+    The seeds are a loop-free ``(n_seeds, n)`` membership mask; cluster statistics are kept per seed
+    *user* (slot ``s`` = user ``s``), since seeds drawn twice always have the same cluster.
 
     Parameters ↔ symbols: ``alpha`` α, ``l2_reg`` λ, ``gamma`` γ (code 0.2), ``n_seeds`` (code 20),
     ``bonus_sqrt`` as in CLUB.  State: ``seeds`` ``(S,)``, ``membership`` ``(S, n)`` bool, ``frozen``
@@ -310,21 +346,26 @@ class LOCB(ClusteredLinearPolicy):
         self.alpha, self.l2_reg, self.gamma, self.n_seeds = alpha, l2_reg, gamma, n_seeds
         self.bonus_sqrt, self.mode = bonus_sqrt, mode
         self.check_params()
-        self._build_bank(info, l2_reg)
+        self._build_bank(info, l2_reg, info.n_users)
         n = info.n_users
         self.register_buffer("seeds", torch.randint(n, (n_seeds,), generator=self.generator))
         self.register_buffer("membership", torch.ones(n_seeds, n, dtype=torch.bool))
         self.register_buffer("frozen", torch.zeros(n_seeds, dtype=torch.bool))
+        self.sync_clusters()
         self.explorer = UCB(alpha)
+
+    def slot_membership(self) -> Tensor:
+        slots = torch.zeros(self.n_users, self.n_users, dtype=torch.bool)
+        slots[self.seeds] = self.membership  # duplicate seeds write the same row
+        return slots
 
     def belief(self, context: Context) -> Belief:
         users = self.user_ids(context)
         arms = self._arm_inputs(context)  # (B, K, e)
-        gram, moment, counts = self._aggregate(self.membership)  # (S, G, e, e), (S, G, e), (S,)
-        if self.mode == "reference":
-            counts = counts + 1
-        inverse, theta = solve_clusters(gram, moment)
-        mean_s, width_s = self._scores(inverse[None], theta[None], counts[None], arms[:, None])  # (B,S,K)
+        stats = self.clusters  # slot = seed user: (n, G, e, e), (n, G, e), (n,); views, no copies
+        counts = stats.counts + 1 if self.mode == "reference" else stats.counts
+        mean_s, width_s = self._scores(stats.inverse[None], stats.theta[None], counts[None], arms[:, None])
+        mean_s, width_s = mean_s[:, self.seeds], width_s[:, self.seeds]  # (B, S, K)
         own = self.ridge.inverse.view(self.n_users, self.groups, self.edim, self.edim)[users]
         own_theta = self.ridge.theta.view(self.n_users, self.groups, self.edim)[users]
         own_counts = self._user_counts()[users].to(torch.float32)
@@ -351,6 +392,7 @@ class LOCB(ClusteredLinearPolicy):
         add = active & ~inside & (distance < threshold)
         self.membership[:, users] = ((inside & ~remove) | add).T
         self.frozen |= factor[self.seeds] <= self.gamma / 4
+        self.sync_clusters()
 
 
 @register("cofiba")
@@ -393,13 +435,21 @@ class COFIBA(ClusteredLinearPolicy):
         self.alpha, self.l2_reg, self.edge_scale = alpha, l2_reg, edge_scale
         self.bonus_sqrt, self.mode = bonus_sqrt, mode
         self.check_params()
-        self._build_bank(info, l2_reg)
         n, k = info.n_users, info.n_arms
+        # slot h·K + l: component h of the user graph of slot l's item cluster, with l's block only
+        blocks = torch.arange(k).repeat(n) if info.block_dim is not None else torch.zeros(n * k, dtype=torch.int64)
+        self._build_bank(info, l2_reg, n * k, regularise=mode == "faithful", block_of_slot=blocks)
         self.register_buffer("item_adjacency", torch.ones(k, k, dtype=torch.bool))
         self.register_buffer("item_labels", torch.zeros(k, dtype=torch.int64))
         self.register_buffer("user_adjacency", torch.ones(k, n, n, dtype=torch.bool))
         self.register_buffer("user_labels", torch.zeros(k, n, dtype=torch.int64))
+        self.sync_clusters()
         self.explorer = UCB(alpha)
+
+    def slot_membership(self) -> Tensor:
+        graph_labels = self.user_labels[self.item_labels]  # (K, n): user clusters seen by each slot
+        membership = graph_labels[None] == torch.arange(self.n_users)[:, None, None]  # (h, K, n)
+        return membership.reshape(-1, self.n_users)
 
     @property
     def threshold_scale(self) -> float:
@@ -407,27 +457,15 @@ class COFIBA(ClusteredLinearPolicy):
 
     def belief(self, context: Context) -> Belief:
         users = self.user_ids(context)
-        graph_labels = self.user_labels[self.item_labels]  # (K, n): user clusters seen by each slot
-        membership = graph_labels[None] == graph_labels[:, users].T[:, :, None]  # (B, K, n)
-        weights = membership.to(self.ridge.gram.dtype)
-        gram = self._user_gram()
-        eye = torch.eye(self.edim)
-        if self.mode == "reference":
-            data, offset = gram, 0.0
-        else:
-            data, offset = gram - self.l2_reg * eye, self.l2_reg
-        if self.blocked:  # slot k uses block k
-            s = torch.einsum("bkn,nkde->bkde", weights, data)
-            b = torch.einsum("bkn,nke->bke", weights, self._user_moment())
-        else:
-            s = torch.einsum("bkn,nde->bkde", weights, data[:, 0])
-            b = torch.einsum("bkn,ne->bke", weights, self._user_moment()[:, 0])
-        inverse, theta = solve_clusters(s + offset * eye, b)
-        arms = self._arm_inputs(context)
-        mean = (arms * theta).sum(-1)
-        quad = ((arms.unsqueeze(-2) @ inverse).squeeze(-2) * arms).sum(-1)
-        width = quad.clamp_min(0).sqrt() if self.bonus_sqrt else quad
-        return Belief(mean=mean, width=width)
+        n_arms = self.info.n_arms
+        components = self.user_labels[self.item_labels][:, users].T  # (B, K): u_t's component per slot
+        slots = components * n_arms + torch.arange(n_arms)
+        stats = self.clusters
+        inverse = stats.inverse[slots, 0]  # (B, K, e, e): slot l's cluster, block l (or the dense block)
+        theta = stats.theta[slots, 0]
+        arms = self._arm_inputs(context)[..., None, :]  # (B, K, 1, e): one arm per slot
+        mean, width = self._mean_and_w(inverse[..., None, :, :], theta[..., None, :], arms)
+        return Belief(mean=mean[..., 0], width=width[..., 0])
 
     def _projections(self, theta: Tensor, context: Context, row: int) -> Tensor:
         """``θ_jᵀx_l`` for every user ``j`` and slot ``l`` of round ``row``: ``(n, K)``."""
@@ -441,6 +479,7 @@ class COFIBA(ClusteredLinearPolicy):
         users = self._update_ridge(feedback)
         for row in range(users.shape[0]):
             self._update_row(feedback.context, int(users[row]), int(feedback.actions[row]), row)
+        self.sync_clusters()
 
     def _update_row(self, context: Context, i: int, k: int, row: int) -> None:
         theta = self.ridge.theta.reshape(self.n_users, -1)

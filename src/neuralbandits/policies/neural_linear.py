@@ -107,4 +107,5 @@ class NeuralLinear(PolicyBase):
         ridge = self.linear.ridge
         ridge.reset()
         ridge.update(self.sample_users[:n], phi, self.buffer.targets[:n])
+        self.linear.refresh_clusters()
 
