@@ -172,7 +172,6 @@ def test_same_seed_same_choices(key: str) -> None:
         ("ncbf-ucb", {"width": 7}, ValueError, "even width"),
         ("neurallog-ucb-2", {"optimism": "thompson"}, ValueError, "'optimism' parameter"),
         ("logistic-ucb-1", {"fit": "sgd"}, ValueError, "'fit' parameter of LogisticUCB1"),
-        ("ada-ofu-ecolog", {"fit": "reference"}, NotImplementedError, "ECOLog step"),
         ("ada-ofu-ecolog", {"kappa": 0.5}, ValueError, "'kappa' parameter"),
     ],
 )

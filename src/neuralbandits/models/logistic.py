@@ -8,11 +8,14 @@ Everything a logistic-bandit policy believes and computes, apart from the decisi
 * the confidence radii: Logistic-UCB-1 and ada-OFU-ECOLog exactly as in the official code
   ``louisfaury/logistic_bandit`` (**verified**), NCBF-UCB and NeuralLog-UCB-1/-2 (**reconstructed**);
 * the regularised logistic MLE by Newton's method (Logistic-UCB-1's reference fit);
+* the online ECOLog step of ada-OFU-ECOLog's reference fit (projected gradient steps in
+  ``Ṽ^{1/2}``-whitened coordinates, the companion estimate θ̄, the loss-gap term ``L_t``), as in
+  ``louisfaury/logistic_bandit`` (**verified**, see :class:`ECOLogModel`);
 * the realised effective dimension ``d̃ = ln det(I + (1/λ) Σ g gᵀ)``;
 * :class:`NeuralLogitModel` (a network in Zhou et al. 2020's parameterisation, gradient features,
   diagonal design, full-batch gradient descent on the regularised cross-entropy) and
   :class:`LinearLogitModel` (``θ ∈ R^d`` per block, full design), the two estimators that the five
-  policies of :mod:`neuralbandits.policies.neural_logistic` share.
+  policies of :mod:`neuralbandits.policies.neural_logistic` share, and :class:`ECOLogModel`.
 
 Tags follow ``docs/paper-notes.md`` §2: [V] verified, [R] reconstructed (our default, an option).
 """
@@ -34,11 +37,16 @@ from neuralbandits.types import ArmFeatures, BlockArms, Context
 from neuralbandits.validation import InvalidParameterError
 
 __all__ = [
+    "ECOLogModel",
     "LinearLogitModel",
     "NeuralLogitModel",
     "adaptive_lambda",
+    "ball_multiplier",
     "default_kappa",
+    "ecolog_descent",
+    "ecolog_n_iterations",
     "ecolog_radius",
+    "ecolog_step_size",
     "effective_dimension",
     "faury_lambda",
     "initial_lambda",
@@ -46,6 +54,7 @@ __all__ = [
     "ncbf_radius",
     "neurallog_radius",
     "newton_logistic_mle",
+    "project_whitened",
     "sigmoid_derivative",
     "zhou_init_",
 ]
@@ -191,6 +200,88 @@ def newton_logistic_mle(
         hessian = (x.T * (mu * (1.0 - mu))) @ x + l2_reg * eye
         theta = theta - torch.linalg.solve(hessian, gradient)
     return theta, hessian
+
+
+# ------------------------------------------------------------------------------------------------
+# Online ECOLog: ada-OFU-ECOLog's reference estimator (louisfaury/logistic_bandit)
+# Line numbers: logbexp/utils/optimization.py at ec68850, logbexp/algorithms/ecolog.py at 7dbe05d.
+# ------------------------------------------------------------------------------------------------
+#: the official code's projection treats points with ``‖θ‖² − S² < 1e-3`` as inside the ball
+#: (``project_ellipsoid``, optimization.py L74–77) and searches the multiplier in ``[0, 1000]`` (L101)
+ECOLOG_INSIDE_TOLERANCE = 1e-3
+ECOLOG_MAX_MULTIPLIER = 1000.0
+
+
+def ecolog_step_size(diameter: float) -> float:
+    """``η = 0.75 / (1/4 + 1/(1 + D/2))`` ("slightly smaller step for stability"). [V code: optimization.py L21, L48]"""
+    return 1.0 / (0.25 + 1.0 / (1.0 + diameter / 2.0)) * 0.75
+
+
+def ecolog_n_iterations(diameter: float, precision: float) -> int:
+    """``int((1/0.75) · ⌈(9/4 + D/8) ln(D/ε)⌉)`` steps (0 when ``D ≤ ε``). [V code: optimization.py L22, L49]"""
+    rounds = math.ceil((9.0 / 4.0 + diameter / 8.0) * math.log(diameter / precision))
+    return max(int((1.0 / 0.75) * rounds), 0)
+
+
+def ball_multiplier(y: Tensor, eigenvalues: Tensor, radius: float, *, upper: float = ECOLOG_MAX_MULTIPLIER,
+                    max_iterations: int = 100) -> float:
+    """The multiplier ``λ ≥ 0`` of ``min_θ ‖Ṽ^{1/2}θ − z‖²`` s.t. ``‖θ‖ ≤ S``: the root of
+    ``Σ_i y_i²/(e_i + λ)² = S²`` (``e`` the eigenvalues of Ṽ, ``y`` the eigen-coordinates of
+    ``Ṽ^{1/2}z``), clipped to ``[0, upper]``.
+
+    It minimises the official code's convex dual ``λS² + yᵀ(Ṽ + λI)⁻¹y`` (optimization.py ``fun_proj``, L92–98), which
+    the code minimises by bounded Brent on ``[0, 1000]`` to ``xatol = 1e-5``; here Newton's method on
+    ``1/‖u(λ)‖ − 1/S`` (Moré–Sorensen), which rises monotonically from ``λ = 0`` to the exact root.
+    Float64; ``y`` and ``eigenvalues`` of any matching shape (all blocks at once).
+    """
+    multiplier = 0.0
+    for _ in range(max_iterations):
+        shifted = eigenvalues + multiplier
+        squares = (y / shifted).square()
+        norm_sq = float(squares.sum())
+        slope = float((squares / shifted).sum())  # Σ y²/(e + λ)³ = −½ d‖u‖²/dλ
+        norm = math.sqrt(norm_sq)
+        step = (norm - radius) * norm_sq / (radius * slope)
+        multiplier += step
+        if multiplier >= upper:
+            return upper
+        if abs(step) <= 4.0 * torch.finfo(torch.float64).eps * max(multiplier, 1.0):
+            break
+    return max(multiplier, 0.0)
+
+
+def project_whitened(w: Tensor, eigenvalues: Tensor, radius: float) -> Tensor:
+    """Euclidean projection, in whitened coordinates, onto the image of the ball ``‖θ‖₂ ≤ S``.
+
+    ``w`` are the eigen-coordinates of ``z = Ṽ^{1/2}θ`` (``Ṽ = Q diag(e) Qᵀ``, ``w = Qᵀz``, so
+    ``θ = Q(w/√e)``).  As ``project_ellipsoid(z, 0, Ṽ, S)`` (optimization.py L64–105): returned as is
+    when ``‖θ‖² − S² < 1e-3``; else ``θ = (Ṽ + λI)⁻¹Ṽ^{1/2}z``, i.e. ``w ← e·w/(e + λ)`` with
+    :func:`ball_multiplier`.  [V code; the exact multiplier instead of Brent's is ours]
+    """
+    if float((w.square() / eigenvalues).sum()) - radius**2 < ECOLOG_INSIDE_TOLERANCE:
+        return w
+    y = eigenvalues.sqrt() * w
+    multiplier = ball_multiplier(y, eigenvalues, radius)
+    return eigenvalues * w / (eigenvalues + multiplier)
+
+
+def ecolog_descent(anchor: Tensor, arm: Tensor, eigenvalues: Tensor, labels: tuple[float, ...], *,
+                   radius: float, step_size: float, n_iterations: int) -> Tensor:
+    """``n_iterations`` projected gradient steps, from ``anchor``, on
+    ``½‖w − anchor‖² + Σ_{y ∈ labels} ℓ(wᵀa, y)`` in whitened eigen-coordinates.
+
+    ``arm`` is ``a = Qᵀ Ṽ^{-1/2} x`` (zero outside the played block), ``ℓ`` the logistic loss, so the
+    gradient is ``w − anchor + Σ_y (μ(wᵀa) − y) a``.  ``labels = (r,)`` gives θ_{t+1}
+    (optimization.py ``fit_online_logistic_estimate``, L10–34); ``labels = (1, 0)`` gives the companion θ̄, whose
+    gradient carries ``2μ − 1`` (``fit_online_logistic_estimate_bar``, L37–61).  [V code]
+    """
+    w = anchor
+    for _ in range(n_iterations):
+        mu = torch.sigmoid((w * arm).sum())
+        residual = len(labels) * mu - sum(labels)  # μ − r, or the code's 2μ − 1 for labels (1, 0)
+        gradient = w - anchor + residual * arm
+        w = project_whitened(w - step_size * gradient, eigenvalues, radius)
+    return w
 
 
 # ------------------------------------------------------------------------------------------------
@@ -401,6 +492,17 @@ class NeuralLogitModel(nn.Module):
         return loss_value
 
 
+def arms_per_member(arms: ArmFeatures) -> tuple[Tensor, Tensor]:
+    """Features ``(B, K, d_m)`` and members ``(B, K)`` of a linear model with one ``θ_a`` per arm block
+    (block arms: ``d_m = d_x``, member ``a``) or a single ``θ`` (dense arms: ``d_m = d``, member 0)."""
+    if isinstance(arms, BlockArms):
+        batch = arms.batch_size
+        features = arms.contexts[:, None, :].expand(-1, arms.n_arms, -1)
+        members = torch.arange(arms.n_arms).expand(batch, -1)
+        return features, members
+    return arms, torch.zeros(arms.shape[:2], dtype=torch.int64)
+
+
 class LinearLogitModel(nn.Module):
     """``f(x; θ) = θᵀx`` with ``θ ∈ R^d``; on block arms one ``θ_a ∈ R^{d_x}`` per arm (the design,
     the Hessian and the regularised loss of the ``K·d_x`` encoding are block-diagonal, so this is the
@@ -419,13 +521,7 @@ class LinearLogitModel(nn.Module):
         self.buffer = SampleBuffer(self.member_dim)
 
     def _per_arm(self, arms: ArmFeatures) -> tuple[Tensor, Tensor]:
-        """Features ``(B, K, d_m)`` and members ``(B, K)``."""
-        if isinstance(arms, BlockArms):
-            batch = arms.batch_size
-            features = arms.contexts[:, None, :].expand(-1, arms.n_arms, -1)
-            members = torch.arange(arms.n_arms).expand(batch, -1)
-            return features, members
-        return arms, torch.zeros(arms.shape[:2], dtype=torch.int64)
+        return arms_per_member(arms)
 
     def evaluate(self, context: Context) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         features, members = self._per_arm(context.arm_features)
@@ -496,3 +592,105 @@ class LinearLogitModel(nn.Module):
             hessian = (xm.T * weights) @ xm + l2_reg * eye
             total += float(torch.linalg.slogdet(hessian)[1])
         self.log_det_hessian.fill_(total)
+
+
+class ECOLogModel(nn.Module):
+    """ada-OFU-ECOLog's online estimator exactly as ``louisfaury/logistic_bandit`` runs it (the
+    ``reference`` fit): ``θ ∈ R^d`` (one ``θ_a ∈ R^{d_x}`` per block on block arms), the μ̇-weighted
+    ``Ṽ = λI + Σ_s μ̇(θ_{s+1}ᵀx_s) x_s x_sᵀ``, the companion θ̄ and the loss-gap term ``L``; float64.
+
+    One update (:meth:`learn`, per played row, after round ``t``; ``ecolog.py`` ``learn``, L49–87):
+
+    1. whiten with the current ``Ṽ_t``: ``z = Ṽ_t^{1/2}θ``, arm ``Ṽ_t^{-1/2}x_t`` (the code's ``sqrtm``;
+       here in ``Ṽ_t``'s eigenbasis, the same coordinates up to a rotation);
+    2. ``θ_{t+1}``: :func:`ecolog_descent` with label ``r_t`` from ``θ_t``, ``D = S``, precision
+       ``ε = 1/(t + 1)`` (the code's counter ``ctr`` is already ``t + 1`` when ``learn`` runs);
+    3. ``θ̄``: :func:`ecolog_descent` with labels ``(1, 0)`` from ``θ_{t+1}`` (not ``θ_t``), same ``Ṽ_t``;
+    4. the check ``μ̇(θ̄ᵀx_t)/μ̇(θ_{t+1}ᵀx_t) ≤ 2`` (raises ``RuntimeError``, before any state changes;
+       the code raises ``ValueError`` after updating ``Ṽ``);
+    5. ``L += 2(1 + S)(ℓ(θ̄ᵀx_t, r_t) − ℓ(θ_{t+1}ᵀx_t, r_t)) − ½‖θ_{t+1} − θ̄‖_{Ṽ_t}`` (the norm, not
+       its square, as in the code);
+    6. ``Ṽ_{t+1} = Ṽ_t + μ̇(θ_{t+1}ᵀx_t) x_t x_tᵀ`` (weighted with the **new** estimate).
+
+    Block arms: ``Ṽ`` is block-diagonal and a played arm touches one block, but the ball
+    ``‖θ‖₂ ≤ S`` is over all ``K·d_x`` coordinates, so the projection (one multiplier) couples every
+    block, as the code on the dense ``K·d_x`` encoding.  State: ``theta``, ``theta_bar`` (of the last
+    update), ``design`` Ṽ and its eigen-decomposition, ``cumulative_loss`` L — all buffers.
+    """
+
+    def __init__(self, dim: int, *, n_blocks: int, block_dim: int | None, l2_reg: float, param_norm: float) -> None:
+        super().__init__()
+        self.blocked = block_dim is not None
+        self.n_members = n_blocks if self.blocked else 1
+        self.member_dim = block_dim if self.blocked else dim
+        self.l2_reg, self.param_norm = float(l2_reg), float(param_norm)
+        m, p = self.n_members, self.member_dim
+        eye = torch.eye(p, dtype=torch.float64).expand(m, p, p)
+        self.register_buffer("theta", torch.zeros(m, p, dtype=torch.float64))
+        self.register_buffer("theta_bar", torch.zeros(m, p, dtype=torch.float64))
+        self.register_buffer("design", self.l2_reg * eye.clone())
+        self.register_buffer("eigenvalues", torch.full((m, p), self.l2_reg, dtype=torch.float64))
+        self.register_buffer("eigenvectors", eye.clone())
+        self.register_buffer("cumulative_loss", torch.zeros((), dtype=torch.float64))
+
+    def evaluate(self, context: Context) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        """Logits ``θᵀx`` ``(B, K)`` and the per-arm features ``(B, K, d_m)`` with their members, float64."""
+        features, members = arms_per_member(context.arm_features)
+        features = features.to(torch.float64)
+        return (features * self.theta[members]).sum(-1), (features, members)
+
+    def quad_form(self, features: tuple[Tensor, Tensor], l2_reg: float | None = None) -> Tensor:
+        """``xᵀṼ⁻¹x = Σ_i (q_iᵀx)²/e_i`` → ``(B, K)`` (``l2_reg`` is ignored)."""
+        x, members = features
+        rotated = torch.einsum("bkp,bkpq->bkq", x, self.eigenvectors[members])
+        return (rotated.square() / self.eigenvalues[members]).sum(-1)
+
+    def log_det(self, l2_reg: float | None = None) -> float:
+        """``ln det(Ṽ/λ)`` (block-diagonal sum)."""
+        return float(self.eigenvalues.log().sum()) - self.eigenvalues.numel() * math.log(self.l2_reg)
+
+    @torch.no_grad()
+    def learn(self, features: Tensor, members: Tensor, rewards: Tensor, first_round: int) -> None:
+        """One online ECOLog update per row, in order: ``features`` ``(B, d_m)`` of the played arms,
+        their ``members`` ``(B,)``, ``rewards`` ``(B,)`` in ``[0, 1]``; row ``b`` closes round
+        ``first_round + b`` (1-based).  Nothing changes if a row fails the μ̇ ratio check."""
+        theta, design = self.theta.clone(), self.design.clone()
+        eigenvalues, eigenvectors = self.eigenvalues.clone(), self.eigenvectors.clone()
+        theta_bar, loss = self.theta_bar, float(self.cumulative_loss)
+        radius = self.param_norm
+        step_size = ecolog_step_size(radius)
+        for row in range(features.shape[0]):  # delayed rows are sequential rounds
+            x, member = features[row].to(torch.float64), int(members[row])
+            reward = float(rewards[row])
+            n_iterations = ecolog_n_iterations(radius, 1.0 / (first_round + row + 1))
+            # ALGO LOGIC: whitened coordinates w = Qᵀ Ṽ_t^{1/2} θ, a = Qᵀ Ṽ_t^{-1/2} x
+            root = eigenvalues.sqrt()
+            anchor = root * torch.einsum("mpq,mp->mq", eigenvectors, theta)
+            arm = torch.zeros_like(theta)
+            arm[member] = (eigenvectors[member].T @ x) / root[member]
+            w_new = ecolog_descent(anchor, arm, eigenvalues, (reward,), radius=radius, step_size=step_size,
+                                   n_iterations=n_iterations)
+            w_bar = ecolog_descent(w_new, arm, eigenvalues, (1.0, 0.0), radius=radius, step_size=step_size,
+                                   n_iterations=n_iterations)
+            theta = torch.einsum("mpq,mq->mp", eigenvectors, w_new / root)
+            theta_bar = torch.einsum("mpq,mq->mp", eigenvectors, w_bar / root)
+            # the μ̇ ratio check, then the loss-gap term and Ṽ weighted with θ_{t+1}
+            logits = torch.stack([theta[member] @ x, theta_bar[member] @ x])
+            sensitivity, sensitivity_bar = sigmoid_derivative(logits).tolist()
+            if sensitivity_bar / sensitivity > 2.0:
+                raise RuntimeError(
+                    f"ECOLog's data-dependent condition μ̇(θ̄ᵀx)/μ̇(θᵀx) <= 2 failed at round "
+                    f"{first_round + row} (ratio {sensitivity_bar / sensitivity:.4g}); the official code stops here too and "
+                    "suggests a larger regularisation. Nothing was updated."
+                )
+            losses = nn.functional.binary_cross_entropy_with_logits(
+                logits, torch.full_like(logits, reward), reduction="none").tolist()
+            loss += 2.0 * (1.0 + radius) * (losses[1] - losses[0]) - 0.5 * float((w_new - w_bar).norm())
+            design[member] += sensitivity * torch.outer(x, x)
+            eigenvalues[member], eigenvectors[member] = torch.linalg.eigh(design[member])
+        self.theta.copy_(theta)
+        self.theta_bar.copy_(theta_bar)
+        self.design.copy_(design)
+        self.eigenvalues.copy_(eigenvalues)
+        self.eigenvectors.copy_(eigenvectors)
+        self.cumulative_loss.fill_(loss)
