@@ -23,3 +23,6 @@ def test_mcnb_breakdown_reports_the_table_1_keys() -> None:
     for key in ("clustering_s", "meta_adaptation_s", "user_training_s", "round_s", "clustering_floor_s"):
         assert row[key] > 0
     assert row["round_s"] >= row["user_training_s"]
+    # the later schedule trains ten times less often: the same round cost plus a tenth of the training
+    late = row["round_s"] - row["user_training_s"] + row["user_training_call_s"] / 100
+    assert abs(row["round_after_switch_s"] - late) < 1e-12 and row["round_after_switch_s"] < row["round_s"]

@@ -6,6 +6,7 @@ compared with a reference (a Python loop over separate ``nn.Module``s) measured 
 
 from __future__ import annotations
 
+import inspect
 import statistics
 import time
 from pathlib import Path
@@ -90,11 +91,13 @@ def mcnb_breakdown(n_users: int, *, rounds: int = 50, warmup: int = 30, dim: int
     ``clustering_s`` (line 7, one forward of the whole user bank), ``meta_adaptation_s`` (Alg. 2 for
     every arm), ``user_training_s`` (one training of the grown user-learners, amortised over the
     paper's schedule: one training every 10 rounds in the first 1000), ``round_s`` (select + step +
-    update without training, plus the amortised training).  Also the memory floor of clustering: the
-    bytes of user-learner parameters read per round over the measured read bandwidth.
+    update without training, plus the amortised training) and ``round_after_switch_s`` (the same
+    with the schedule's later period, one training every 100 rounds).  Also the memory floor of
+    clustering: the bytes of user-learner parameters read per round over the measured read bandwidth.
     """
     from neuralbandits.envs.synthetic import ClusteredEnv
     from neuralbandits.policies import build_policy
+    from neuralbandits.policies.meta import MCNB
     from neuralbandits.types import Feedback
 
     env = ClusteredEnv(n_users=n_users, n_clusters=5, n_arms=n_arms, dim=dim)
@@ -123,7 +126,8 @@ def mcnb_breakdown(n_users: int, *, rounds: int = 50, warmup: int = 30, dim: int
         policy.train()
 
     training = _median_seconds(train_all_grown, 3)
-    period = 10  # the paper's schedule before round 1000
+    defaults = inspect.signature(MCNB.__init__).parameters  # the paper's schedule: every 10, then 100
+    period, period_after = defaults["train_every"].default, defaults["train_every_after"].default
     bytes_read = n_users * policy.users.n_params * 4
     bandwidth = read_bandwidth_gbs()
     return {
@@ -133,6 +137,7 @@ def mcnb_breakdown(n_users: int, *, rounds: int = 50, warmup: int = 30, dim: int
         "user_training_s": training / period,
         "user_training_call_s": training,
         "round_s": statistics.median(rounds_s) + training / period,
+        "round_after_switch_s": statistics.median(rounds_s) + training / period_after,
         "clustering_floor_s": bytes_read / (bandwidth * 1e9),
         "read_bandwidth_gbs": bandwidth,
     }
