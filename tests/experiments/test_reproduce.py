@@ -147,6 +147,7 @@ def test_store_keeps_policy_diagnostics_and_the_report_plots_them(tmp_path: Path
         (('key = "linucb"', 'key = "linucbb"'), "Did you mean 'linucb'"),
         (("alpha = [0.1, 1.0]", "alpha = []"), "non-empty list"),
         (("alpha = [0.1, 1.0]", "alhpa = [0.1]"), "has no parameter 'alhpa'"),
+        (("alpha = [0.1, 1.0]", "alpha = [0.1, -1.0]"), "'alpha' parameter of LinUCB .policy 'linucb' in suite tiny. must be"),
         (("tune_seeds = [100]", "tune_seeds = [1]"), "overlap the reported seeds"),
         (('rounds = 25', ''), "lacks the required field 'rounds'"),
     ],

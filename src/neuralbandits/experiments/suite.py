@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from neuralbandits.experiments.sweep import RunSpec, env_label, expand_grid
-from neuralbandits.validation import InvalidParameterError
+from neuralbandits.validation import InvalidParameterError, check_params
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -123,8 +123,12 @@ class Suite:
                         f"Suite {self.name}: policy {entry.name!r} has no parameter "
                         f"{', '.join(map(repr, unknown))} (in its {part}); it takes {', '.join(sorted(known))}."
                     )
-            expand_grid(entry.grid, owner=f"policy {entry.name!r} in suite {self.name}")
-            for label, _ in entry.variants():
+            settings = expand_grid(entry.grid, owner=f"policy {entry.name!r} in suite {self.name}")
+            for label, params in entry.variants():
+                for setting in settings:  # every value the suite would pass, against the class's constraints
+                    for quick in ({}, self.quick_params(entry)):
+                        check_params(f"{cls.__name__} (policy {label!r} in suite {self.name})",  # type: ignore[attr-defined]
+                                     {**params, **quick, **setting}, cls.constraints)  # type: ignore[attr-defined]
                 if label in labels:
                     raise InvalidParameterError(f"Suite {self.name}: two policies are labelled {label!r}.")
                 labels.add(label)
