@@ -346,23 +346,40 @@ def test_cofiba_scores_equal_a_per_slot_loop(mode: str) -> None:
 
 
 # -- incremental cluster statistics ----------------------------------------------------------------
-@pytest.mark.parametrize("regularise,single_block", [(True, False), (False, False), (True, True)])
-def test_cluster_stats_stay_equal_to_a_fresh_aggregation(regularise: bool, single_block: bool) -> None:
-    """Sherman–Morrison steps plus rebuilds on membership changes must equal aggregating the per-user
-    statistics afresh and inverting, after 400 samples and 40 random membership changes."""
+@pytest.mark.parametrize("regularise,single_block,max_rank", [
+    (True, False, 0), (True, False, 10_000), (True, False, 12), (False, False, None), (True, True, 10_000),
+    (True, True, 6),
+])
+def test_cluster_stats_stay_equal_to_a_fresh_aggregation(regularise: bool, single_block: bool,
+                                                          max_rank: int | None) -> None:
+    """Sherman–Morrison steps plus membership changes (always rebuilt: ``max_rank = 0``; always Woodbury
+    steps: 10 000; or a mix) must equal aggregating the per-user statistics afresh and inverting, after
+    400 samples and 40 random membership changes."""
     n, groups, e, lam, n_slots = 6, 3, 4, 0.1, 5
     generator = torch.Generator().manual_seed(0)
     ridge = RidgeBank(n * groups, e, l2_reg=lam)
     blocks = torch.randint(groups, (n_slots,), generator=generator) if single_block else None
-    stats = ClusterStats(n_slots, n, groups, e, l2_reg=lam, regularise=regularise, block_of_slot=blocks)
+    stats = ClusterStats(n_slots, n, groups, e, l2_reg=lam, regularise=regularise, block_of_slot=blocks,
+                         max_rank=max_rank)
+    rebuilt = []
+    rebuild = stats.rebuild
+    stats.rebuild = lambda slots, bank: (rebuilt.append(slots.numel()), rebuild(slots, bank))  # type: ignore[method-assign]
     stats.sync(torch.rand(n_slots, n, generator=generator) < 0.5, ridge)
+    del rebuilt[:]
+    changes = 0
     for step in range(400):
         u, g = torch.randint(n, (1,), generator=generator), torch.randint(groups, (1,), generator=generator)
         x, r = torch.randn(1, e, generator=generator), torch.randn(1, generator=generator)
         ridge.update(u * groups + g, x, r)
         stats.observe(u, g, x, r)
         if step % 10 == 0:
-            stats.sync(torch.rand(n_slots, n, generator=generator) < 0.5, ridge)
+            membership = torch.rand(n_slots, n, generator=generator) < 0.5
+            changes += int((membership != stats.membership).any(1).sum())
+            stats.sync(membership, ridge)
+    if max_rank == 0 or not regularise:
+        assert sum(rebuilt) == changes  # every change rebuilt
+    elif max_rank == 10_000:
+        assert 0 < sum(rebuilt) < changes  # Woodbury steps for most, refused downdates rebuilt
     user_gram = ridge.gram.view(n, groups, e, e).double()
     user_moment = ridge.moment.view(n, groups, e).double()
     eye = torch.eye(e, dtype=torch.float64)
@@ -379,3 +396,5 @@ def test_cluster_stats_stay_equal_to_a_fresh_aggregation(regularise: bool, singl
         torch.testing.assert_close(stats.moment[s], sum(user_moment[k, kept] for k in members),
                                    rtol=1e-5, atol=1e-5)
         assert float(stats.counts[s]) == float(ridge.counts.view(n, groups)[members][:, kept].sum())
+        torch.testing.assert_close(stats.theta[s], (torch.linalg.inv(want) @ stats.moment[s].unsqueeze(-1)).squeeze(-1),
+                                   rtol=1e-5, atol=1e-5)

@@ -1,6 +1,7 @@
 """Seconds per round of the clustered linear baselines on mnist blocks (d = 7840 as 10 blocks of 784):
-fresh aggregation and inversion of the clusters every round (the code before ``ClusterStats``, commit
-5526a6a) against ``ClusterStats`` (Sherman–Morrison steps, rebuilds on membership changes only).
+this checkout against an older one given by ``--old`` — e.g. commit 5526a6a, which aggregated and
+inverted the clusters afresh every round (before ``ClusterStats``), or 73069b2 (``ClusterStats``
+without the Woodbury steps on membership changes).
 
 Both versions run in the same invocation, alternating, each in its own process; the policy's own
 seconds (select + update) per round are reported as the median over repeats, with the final regret
@@ -55,8 +56,8 @@ def main() -> None:
     for key in args.policies.split(","):
         old = statistics.median(r[key][0] for r in results["old"])
         new = statistics.median(r[key][0] for r in results["new"])
-        print(f"{key}: fresh {old * 1000:.1f} ms/round, ClusterStats {new * 1000:.1f} ms/round, "
-              f"speed-up {old / new:.0f}x; final regret {results['old'][0][key][1]:.0f} vs "
+        print(f"{key}: --old checkout {old * 1000:.1f} ms/round, this checkout {new * 1000:.1f} ms/round, "
+              f"speed-up {old / new:.1f}x; final regret {results['old'][0][key][1]:.0f} vs "
               f"{results['new'][0][key][1]:.0f}")
 
 

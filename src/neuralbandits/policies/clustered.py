@@ -86,8 +86,12 @@ class ClusteredLinearPolicy(ScorePolicy):
         """Rebuild the cluster slots whose membership the rule just changed."""
         self.clusters.sync(self.slot_membership(), self.ridge)
 
-    def refresh_clusters(self) -> None:
-        """Rebuild every slot (after the per-user statistics were replaced, e.g. NeuralLinear's refit)."""
+    def refit(self, users: Tensor, features: Tensor, rewards: Tensor) -> None:
+        """Replace all statistics by those of the samples ``(users, features, rewards)`` on dense arms
+        (NeuralLinear, after retraining its embedding); the cluster rule's state is kept."""
+        self.ridge.reset()
+        self.ridge.update(users, features, rewards)
+        self.clusters.replace_samples(users, torch.zeros_like(users), features)
         self.clusters.membership.copy_(self.slot_membership())
         self.clusters.rebuild(torch.arange(self.clusters.membership.shape[0]), self.ridge)
 

@@ -104,8 +104,5 @@ class NeuralLinear(PolicyBase):
                 phi = self.network.embed_arms(torch.zeros(n, dtype=torch.int64), arms)[samples, inputs.block_ids[0]]
             else:
                 phi = self.network.embed_arms(torch.zeros(1, dtype=torch.int64), inputs.features)[0]
-        ridge = self.linear.ridge
-        ridge.reset()
-        ridge.update(self.sample_users[:n], phi, self.buffer.targets[:n])
-        self.linear.refresh_clusters()
+        self.linear.refit(self.sample_users[:n], phi, self.buffer.targets[:n])
 
