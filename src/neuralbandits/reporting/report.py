@@ -17,6 +17,7 @@ import io
 import json
 import platform
 import re
+import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,10 @@ AXIS_LABELS = {"effective_dim": "effective dimension d̃_t", "lambda_t": "λ_t"}
 
 
 def _figure_bytes(fig: plt.Figure) -> bytes:
+    for ax in fig.axes:  # long suite/env titles would run off the figure: wrap them to its width
+        width = int(ax.get_position().width * fig.get_figwidth() * 11)  # ≈ characters per line
+        ax.set_title(textwrap.fill(ax.get_title(), max(width, 20)), fontsize=10)
+    fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110)
     plt.close(fig)
