@@ -26,6 +26,7 @@ import torch
 from torch import Tensor, nn
 
 from neuralbandits.models.ridge import RidgeBank
+from neuralbandits.models.training import SampleBuffer
 
 
 class ClusterStats(nn.Module):
@@ -129,32 +130,23 @@ class ClusterStats(nn.Module):
     def rebuild(self, slots: Tensor, ridge: RidgeBank) -> None:
         """Fresh aggregation and inversion of ``slots`` from the per-user statistics."""
         n, g, e = self.n_users, self.groups, self.edim
-        gram, moment = ridge.gram.view(n, g, e, e), ridge.moment.view(n, g, e)
-        block_counts = ridge.counts.view(n, g).to(torch.float64)
+        gram = ridge.gram.view(n, g, e, e)
         eye = torch.eye(e, dtype=torch.float64)
         for slot in slots.tolist():  # a few slots per change, each a (held, e, e) inversion
-            weights = self.membership[slot].to(gram.dtype)
             size = int(self.membership[slot].sum())
-            held = [int(self.block_of_slot[slot])] if self.single_block else slice(None)
-            self.counts[slot] = float(block_counts[self.membership[slot]][:, held].sum())  # samples held
+            weights = self.membership[slot].to(gram.dtype)
             if size == 0:
                 self.inverse[slot] = eye / self.l2_reg
-                self.moment[slot] = 0.0
-                self.theta[slot] = 0.0
-                continue
-            if self.single_block:  # one block: sum over users of that block only (no copy of the bank)
-                k = int(self.block_of_slot[slot])
-                data = torch.einsum("n,nde->de", weights, gram[:, k])[None].double()
-                b = (weights @ moment[:, k])[None].double()
             else:
-                data = torch.einsum("n,nged->ged", weights, gram).double()
-                b = torch.einsum("n,nge->ge", weights, moment).double()
-            if self.regularise:
-                data -= (size - 1) * self.l2_reg * eye
-            self.inverse[slot] = torch.linalg.inv(data)
+                if self.single_block:  # one block: sum over users of that block only (no copy of the bank)
+                    data = torch.einsum("n,nde->de", weights, gram[:, int(self.block_of_slot[slot])])[None].double()
+                else:
+                    data = torch.einsum("n,nged->ged", weights, gram).double()
+                if self.regularise:
+                    data -= (size - 1) * self.l2_reg * eye
+                self.inverse[slot] = torch.linalg.inv(data)
             self.downdates[slot] = 0
-            self.moment[slot] = b
-            self.theta[slot] = (self.inverse[slot] @ b.unsqueeze(-1)).squeeze(-1)
+            self._refresh_moment(slot, ridge)
 
     @torch.no_grad()
     def observe(self, users: Tensor, groups: Tensor, features: Tensor, rewards: Tensor) -> None:
@@ -187,11 +179,7 @@ class ClusterStats(nn.Module):
     def _keep_samples(self, users: Tensor, groups: Tensor, features: Tensor) -> None:
         start, end = int(self.n_samples), int(self.n_samples) + users.shape[0]
         for name in ("sample_x", "sample_user", "sample_block"):
-            buffer = self._buffers[name]
-            if end > buffer.shape[0]:  # grow by doubling
-                grown = buffer.new_zeros((max(end, 2 * buffer.shape[0]),) + tuple(buffer.shape[1:]))
-                grown[: buffer.shape[0]] = buffer
-                self._buffers[name] = grown
+            self._buffers[name] = SampleBuffer._grow(self._buffers[name], end)  # doubling, as the sample buffer
         self.sample_x[start:end] = features
         self.sample_user[start:end] = users
         self.sample_block[start:end] = groups

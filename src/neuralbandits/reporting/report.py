@@ -39,6 +39,7 @@ AXIS_LABELS = {"effective_dim": "effective dimension d̃_t", "lambda_t": "λ_t"}
 
 
 def _figure_bytes(fig: plt.Figure) -> bytes:
+    """The figure as PNG bytes, titles wrapped and the layout tightened."""
     for ax in fig.axes:  # long suite/env titles would run off the figure: wrap them to its width
         width = int(ax.get_position().width * fig.get_figwidth() * 11)  # ≈ characters per line
         ax.set_title(textwrap.fill(ax.get_title(), max(width, 20)), fontsize=10)
@@ -55,7 +56,6 @@ def _curves_figure(records: pd.DataFrame, title: str) -> bytes:
     ax.set(xlabel="round t", ylabel="cumulative regret", title=title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    fig.tight_layout()
     return _figure_bytes(fig)
 
 
@@ -66,7 +66,6 @@ def _scatter_figure(table: pd.DataFrame, title: str) -> bytes:
         ax.annotate(str(name), (row["seconds_mean"], row["final_regret_mean"]), fontsize=7)
     ax.set(xlabel="seconds per run", ylabel="final regret", title=title, xscale="log")
     ax.grid(alpha=0.3)
-    fig.tight_layout()
     return _figure_bytes(fig)
 
 
@@ -86,7 +85,6 @@ def _diagnostics_figure(records: pd.DataFrame, title: str) -> bytes | None:
         ax.set(xlabel="round t", ylabel=AXIS_LABELS[name], title=f"{title}: {AXIS_LABELS[name]}")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    fig.tight_layout()
     return _figure_bytes(fig)
 
 
@@ -122,7 +120,6 @@ def _sensitivity_figure(table: pd.DataFrame, title: str) -> bytes | None:
     ax.set(xlabel="parameter value", ylabel="final regret", title=title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    fig.tight_layout()
     return _figure_bytes(fig)
 
 
