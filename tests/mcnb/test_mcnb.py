@@ -111,10 +111,13 @@ def slow_scores(policy: MCNB, arms: torch.Tensor, user: int, data: list[list[tup
     return torch.tensor(scores), clusters
 
 
-def test_batched_meta_adaptation_equals_a_per_arm_autograd_loop() -> None:
+# fewer stored samples than users: each sample runs once, weighted by its draws; more: one per draw
+@pytest.mark.parametrize("rounds", [4, 12])
+def test_batched_meta_adaptation_equals_a_per_arm_autograd_loop(rounds: int) -> None:
     env = ClusteredEnv(n_users=6, n_clusters=2, n_arms=4, dim=5)
     policy = MCNB(env.info, seed=1, **SMALL)
-    play(policy, env, 12)
+    play(policy, env, rounds)
+    assert (policy.buffer.n_samples < 6) == (rounds == 4)
     clusters = torch.rand(4, 6, generator=torch.Generator().manual_seed(0)) > 0.4
     sample_ids = policy.adaptation_samples(4)
     adapted = policy.adapt(clusters, sample_ids)
@@ -129,11 +132,12 @@ def test_batched_meta_adaptation_equals_a_per_arm_autograd_loop() -> None:
         assert not torch.allclose(adapted["first.weight"][i], policy.meta_params()["first.weight"])
 
 
-def test_block_arm_meta_adaptation_equals_dense_loop() -> None:
+@pytest.mark.parametrize("rounds", [3, 9])
+def test_block_arm_meta_adaptation_equals_dense_loop(rounds: int) -> None:
     info = ProblemInfo(n_arms=3, dim=3 * 4, n_users=4, block_dim=4)
     policy = MCNB(info, seed=2, **SMALL)
     generator = torch.Generator().manual_seed(3)
-    for _ in range(9):
+    for _ in range(rounds):
         context = Context(BlockArms(torch.randn(1, 4, generator=generator), 3),
                           user_ids=torch.randint(4, (1,), generator=generator))
         actions = policy.select(context)

@@ -121,6 +121,29 @@ def first_layer_blocks(
     return hidden
 
 
+def first_layer_shared(weight: Tensor, bias: Tensor | None, inputs: Tensor) -> Tensor:
+    """Every member on the **same** dense inputs: weight ``(N, m, d)``, inputs ``(S, d)`` → ``(N, S, m)``.
+
+    One matrix product with the inputs on the left, ``(S, d) · (d, N·m)``: a wide product that BLAS
+    runs near peak, where the per-member form is ``N`` tiny products.  The result is a strided view.
+    """
+    n, width, dim = weight.shape
+    hidden = (inputs @ weight.reshape(n * width, dim).T).view(-1, n, width).transpose(0, 1)
+    if bias is not None:
+        hidden = hidden + bias[:, None, :]
+    return hidden
+
+
+def first_layer_blocks_shared(weight: Tensor, bias: Tensor | None, context: Tensor, n_blocks: int) -> Tensor:
+    """Every member on the **same** block context: weight ``(N, m, K·d_x)``, context ``(d_x,)`` →
+    ``(N, K, m)`` (row ``a`` is ``W_1[:, block a] · x``; one matrix–vector product, a strided view)."""
+    n, width, _ = weight.shape
+    hidden = (weight.reshape(n * width * n_blocks, -1) @ context).view(n, width, n_blocks).transpose(1, 2)
+    if bias is not None:
+        hidden = hidden + bias[:, None, :]
+    return hidden
+
+
 def first_layer_one_block(
     weight: Tensor, bias: Tensor | None, contexts: Tensor, block_ids: Tensor, n_blocks: int
 ) -> Tensor:

@@ -251,13 +251,28 @@ class MCNB(ScorePolicy):
         return self.draw_samples(torch.rand(n_arms, self.info.n_users, generator=generator))
 
     # -- Algorithm 2 ----------------------------------------------------------------------------------
-    def _sample_batch(self, sample_ids: Tensor) -> tuple[Tensor, Tensor | None, Tensor, Tensor]:
-        """Inputs, block ids, targets and validity of sample ids ``(R, n)`` (``-1`` = none)."""
+    def _weighted_samples(self, clusters: Tensor, sample_ids: Tensor) -> tuple[Tensor, Tensor, Tensor | None, Tensor]:
+        """The samples of Algorithm 2's loss for every cluster row and their weights.
+
+        Row ``r``'s loss is ``Σ_u w_{r,u} ½(f(x^{s_{r,u}}) − r^{s_{r,u}})²`` with ``w_{r,u} = 1/|N̂_r|`` for
+        members with data.  Returns weights ``(R, S)``, features ``(1 or R, S, d)``, block ids and
+        targets.  When fewer samples are stored than there are users, the draws repeat samples, and
+        since every row is evaluated at the same ``Θ_{t−1}`` each stored sample is run once, weighted
+        by the total weight its draws carry in the row: the same gradient, ``O(t)`` instead of ``O(n)``
+        per arm (at ``n = 20 000`` users and a few hundred samples, ~100× less work).
+        """
         valid = sample_ids >= 0
-        safe = sample_ids.clamp_min(0)
-        features = self.buffer.features[safe]
-        block_ids = self.buffer.block_ids[safe] if self.blocked else None
-        return features, block_ids, self.buffer.targets[safe], valid
+        members = clusters & valid
+        weights = members / members.sum(1, keepdim=True).clamp_min(1)
+        ids = sample_ids.clamp_min(0)
+        n_stored = self.buffer.n_samples
+        if n_stored < sample_ids.shape[1]:
+            # a column for sample 0 even when nothing is stored: draws without data weigh 0 anyway
+            weights = weights.new_zeros(weights.shape[0], max(n_stored, 1)).scatter_add_(1, ids, weights)
+            weights = weights[:, :n_stored]
+            ids = torch.arange(n_stored)[None]
+        block_ids = self.buffer.block_ids[ids] if self.blocked else None
+        return weights, self.buffer.features[ids], block_ids, self.buffer.targets[ids]
 
     def _arm_blocks(self, weight: Tensor, arm_blocks: Tensor | None, rows: int) -> Tensor:
         """The part of ``W_1`` ``(m, d)`` that row ``r``'s arm reads: block ``arm_blocks[r]`` ``(R, m, d_x)``
@@ -277,13 +292,11 @@ class MCNB(ScorePolicy):
         formed: for "K long vectors" this divides the work by ``K``).
         """
         theta = {name: value.detach() for name, value in self.meta_params().items()}
-        features, block_ids, targets, valid = self._sample_batch(sample_ids)
-        members = clusters & valid
-        weights = members / members.sum(1, keepdim=True).clamp_min(1)
+        weights, features, block_ids, targets = self._weighted_samples(clusters, sample_ids)
         rows = clusters.shape[0]
         weight = theta["first.weight"]
         hidden0 = self._first(weight, features.flatten(0, 1), None if block_ids is None else block_ids.flatten())
-        hidden0 = hidden0.view(rows, -1, hidden0.shape[-1])  # (R, n, m): samples under Θ_{t−1}
+        hidden0 = hidden0.view(features.shape[0], -1, hidden0.shape[-1])  # (1 or R, S, m): samples under Θ_{t−1}
         start = self._arm_blocks(weight, arm_blocks, rows)  # (R, m, d_in)
         tail0 = {name: theta[name] for name in self.names if name.startswith("tail.")}
         # ∇ of Σ_u w_u ½(f(x^u) − r^u)² by hand: every row starts at Θ_{t−1}, so h = h0 and only the
