@@ -132,3 +132,39 @@ def test_adam_step_on_every_member_matches_torch_adam() -> None:
     for index, module in enumerate(modules):
         for name, param in module.named_parameters():
             torch.testing.assert_close(bank.stacked()[name][index], param, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("block", [False, True])
+@pytest.mark.parametrize("network", NETWORKS)
+def test_loss_gradients_by_hand_equal_autograd_on_separate_modules(block: bool, network: NetworkConfig) -> None:
+    n_arms, d_x = 3, 4
+    dim = n_arms * d_x if block else d_x
+    bank = LearnerBank(dim, 4, network=network, n_blocks=n_arms if block else 1, identical=False, seed=5)
+    modules = members_as_modules(bank, network)
+    generator = torch.Generator().manual_seed(6)
+    members = torch.tensor([3, 0, 2])
+    if block:
+        contexts = torch.randn(3, 5, d_x, generator=generator)
+        block_ids = torch.randint(n_arms, (3, 5), generator=generator)
+        inputs = SampleInputs(contexts, block_ids)
+        dense = BlockArms(contexts.reshape(15, d_x), n_arms).dense()[torch.arange(15), block_ids.reshape(-1)]
+        dense = dense.reshape(3, 5, dim)
+    else:
+        dense = torch.randn(3, 5, d_x, generator=generator)
+        inputs = SampleInputs(dense)
+    targets = torch.randn(3, 5, generator=generator)
+    losses, grads = bank.loss_gradients(members, inputs, targets, lambda f, r: 0.5 * (f - r).square())
+    assert set(grads) == set(bank.names)
+    for row, member in enumerate(members.tolist()):
+        module = modules[member]
+        loss = 0.5 * (module(dense[row]) - targets[row]).square().mean()
+        module.zero_grad()
+        loss.backward()
+        torch.testing.assert_close(losses[row], loss.detach())
+        for name, param in module.named_parameters():
+            torch.testing.assert_close(grads[name][row], param.grad, atol=1e-5, rtol=1e-5)
+    every, _ = bank.loss_gradients(None, SampleInputs(dense[:1].expand(4, -1, -1)) if not block
+                                   else SampleInputs(inputs.features[:1].expand(4, -1, -1),
+                                                     inputs.block_ids[:1].expand(4, -1)),
+                                   targets[:1].expand(4, -1), lambda f, r: 0.5 * (f - r).square())
+    torch.testing.assert_close(every[members[0]], losses[0])  # member 3 on row 0's samples

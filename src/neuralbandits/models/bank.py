@@ -11,6 +11,7 @@ exactly the gradient it would receive alone; the optimiser state is per member
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 from torch import Tensor, nn
@@ -23,6 +24,7 @@ from neuralbandits.models.networks import (
     first_layer_blocks,
     first_layer_blocks_shared,
     first_layer_dense,
+    first_layer_gradient,
     first_layer_one_block,
     first_layer_shared,
     tail_backward,
@@ -42,6 +44,10 @@ class SampleInputs:
 
     def __len__(self) -> int:
         return int(self.features.shape[0])
+
+
+LossFn = Callable[[Tensor, Tensor], Tensor]
+"""``loss_fn(predictions, targets)`` → per-sample losses of the same shape."""
 
 
 def _key(name: str) -> str:
@@ -134,6 +140,40 @@ class LearnerBank(nn.Module):
                 params["first.weight"], bias, inputs.features, inputs.block_ids, self.n_blocks
             )
         return self._tail_forward(params, hidden)
+
+    def loss_gradients(
+        self, member_ids: Tensor | None, inputs: SampleInputs, targets: Tensor, loss_fn: LossFn
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        """Each member's mean loss over its ``S`` samples and its gradient, by hand.
+
+        ``member_ids`` ``(N,)`` unique (``None``: every member), ``inputs`` and ``targets`` ``(N, S)``.
+        Returns losses ``(N,)`` and name → ``(N, …)``, the gradient of ``loss_fn(f(x_s), r_s).mean()``
+        for each member — what one autograd backward pass of the summed losses gives, without the
+        graph: only ``∂loss/∂f`` ``(N, S)`` comes from autograd (so any loss works), the layers are
+        backpropagated with :func:`tail_backward` and :func:`first_layer_gradient`, and no gradient
+        of the whole bank is formed when a few members train (one of 20 000 members, 50 steps:
+        0.79 s with autograd through the gathered bank, 0.026 s here).
+        """
+        with torch.no_grad():
+            params = self.gather(member_ids)
+            bias = params.get("first.bias")
+            if inputs.block_ids is None:
+                hidden = first_layer_dense(params["first.weight"], bias, inputs.features)
+            else:
+                hidden = first_layer_one_block(params["first.weight"], bias, inputs.features,
+                                               inputs.block_ids, self.n_blocks)
+            tail = {n: params[n] for n in self._tail_names}
+            values, pre_activations = tail_forward(hidden, tail)
+        with torch.enable_grad():
+            predictions = values.requires_grad_()
+            losses = loss_fn(predictions, targets).mean(1)
+            (upstream,) = torch.autograd.grad(losses.sum(), predictions)
+        with torch.no_grad():
+            delta, grads = tail_backward(tail, pre_activations, upstream)
+            grads["first.weight"] = first_layer_gradient(delta, inputs.features, inputs.block_ids, self.n_blocks)
+            if bias is not None:
+                grads["first.bias"] = delta.sum(1)
+        return losses.detach(), grads
 
     def _hidden_arms(self, params: dict[str, Tensor], arms: ArmFeatures) -> Tensor:
         bias = params.get("first.bias")

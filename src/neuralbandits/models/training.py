@@ -6,7 +6,7 @@
   sample shared by a whole cluster (M-CNB, Alg. 1 lines 14–18) is not copied per member.
 * :class:`MaskedAdam` — Adam on stacked parameters with per-member step counts; only members that
   train this step move, so a member's state is exactly what it would be alone.
-* :func:`train_members` — minibatch steps for many members at once, one backward per step.
+* :func:`train_members` — minibatch steps for many members at once, one batched gradient per step.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from neuralbandits.models.bank import LearnerBank, SampleInputs
+from neuralbandits.models.bank import LearnerBank, LossFn, SampleInputs
 from neuralbandits.validation import Interval, OneOf, check_params
 
 
@@ -135,17 +135,19 @@ class MaskedAdam(nn.Module):
         self.register_buffer("steps", torch.zeros(bank.n_members, dtype=torch.int64))
 
     @torch.no_grad()
-    def step(self, params: dict[str, Tensor], member_ids: Tensor) -> None:
-        """Apply one step to members ``member_ids`` (unique) using ``params[name].grad``."""
+    def step(self, params: dict[str, Tensor], member_ids: Tensor, grads: dict[str, Tensor] | None = None) -> None:
+        """Apply one step to members ``member_ids`` (unique) using ``grads`` (name → ``(N, …)``, row ``j``
+        for member ``member_ids[j]``) or, without it, ``params[name].grad``."""
+        if grads is None:
+            grads = {name: params[name].grad[member_ids] for name in self.names}
         if member_ids.numel() == self.steps.numel():
-            self._step_all(params)
+            self._step_all(params, grads)
             return
         self.steps[member_ids] += 1
         beta1, beta2 = self.betas
         t = self.steps[member_ids].to(torch.float32)
         for name in self.names:
-            param = params[name]
-            grad = param.grad[member_ids]
+            param, grad = params[name], grads[name]
             if self.kind == "sgd":
                 param[member_ids] -= self.lr * grad
                 continue
@@ -159,13 +161,14 @@ class MaskedAdam(nn.Module):
             v_hat = v / (1 - beta2**t).view(shape)
             param[member_ids] -= self.lr * m_hat / (v_hat.sqrt() + self.eps)
 
-    def _step_all(self, params: dict[str, Tensor]) -> None:
-        """Every member steps: the same update in place, without gathering rows."""
+    def _step_all(self, params: dict[str, Tensor], grads: dict[str, Tensor]) -> None:
+        """Every member steps (``member_ids`` is then ``0 … M−1``): the same update in place, without
+        gathering rows."""
         self.steps += 1
         beta1, beta2 = self.betas
         t = self.steps.to(torch.float32)
         for name in self.names:
-            param, grad = params[name], params[name].grad
+            param, grad = params[name], grads[name]
             if self.kind == "sgd":
                 param.sub_(grad, alpha=self.lr)
                 continue
@@ -193,13 +196,13 @@ def train_members(
     generator: torch.Generator,
     *,
     blocks: bool,
-    loss_fn=half_squared_loss,
+    loss_fn: LossFn = half_squared_loss,
 ) -> Tensor:
     """Train members ``member_ids`` (unique) on their own samples; returns each member's last loss.
 
-    Every step draws ``batch_size`` of a member's samples uniformly with replacement, computes the
-    member's mean loss, and sums over members before one backward pass, so each member receives the
-    gradient it would receive alone.  Members with no sample are left untouched.
+    Every step draws ``batch_size`` of a member's samples uniformly with replacement and moves each
+    member along the gradient of its own mean loss (:meth:`LearnerBank.loss_gradients`, by hand, one
+    batched computation for all members).  Members with no sample are left untouched.
     """
     owners, samples = buffer.grouped_links()
     counts = torch.bincount(owners, minlength=bank.n_members)
@@ -213,14 +216,10 @@ def train_members(
         draws = torch.rand(members.shape[0], schedule.batch_size, generator=generator)
         picks = offsets[members, None] + (draws * counts[members, None]).long()
         sample_ids = samples[picks]  # (A, batch_size)
-        predictions = bank.predict(members, buffer.inputs(sample_ids, blocks))
-        per_member = loss_fn(predictions, buffer.targets[sample_ids]).mean(1)
-        for param in params.values():
-            param.grad = None
-        per_member.sum().backward()
-        optimizer.step(params, members)
-        last_loss[members] = per_member.detach()
-        members = members[per_member.detach() > schedule.early_stop_loss]
-    for param in params.values():
-        param.grad = None
+        every = members.numel() == bank.n_members  # then members = 0 … M−1: no gather of the bank
+        losses, grads = bank.loss_gradients(None if every else members, buffer.inputs(sample_ids, blocks),
+                                            buffer.targets[sample_ids], loss_fn)
+        optimizer.step(params, members, grads)
+        last_loss[members] = losses
+        members = members[losses > schedule.early_stop_loss]
     return last_loss

@@ -412,20 +412,13 @@ class MCNB(ScorePolicy):
             sample_ids = queue[queue[:, 0] == step, 1]
             if sample_ids.numel() == 0:
                 continue
-            inputs = self.buffer.inputs(sample_ids[None], self.blocked)
-            with torch.enable_grad():
-                loss = half_squared_loss(self.meta.predict(zero, inputs), self.buffer.targets[sample_ids]).mean()
-                for value in params.values():
-                    value.grad = None
-                loss.backward()
-            self.meta_optimizer.step(params, zero)
-        for value in params.values():
-            value.grad = None
+            _, grads = self.meta.loss_gradients(None, self.buffer.inputs(sample_ids[None], self.blocked),
+                                                self.buffer.targets[sample_ids][None], half_squared_loss)
+            self.meta_optimizer.step(params, zero, grads)
         self.meta_queue = queue[:0]
         self.meta_steps.zero_()
-        with torch.enable_grad():
-            train_members(self.users, self.user_optimizer, self.buffer, self.pending.nonzero().squeeze(1),
-                          self.schedule, self.generator, blocks=self.blocked)
+        train_members(self.users, self.user_optimizer, self.buffer, self.pending.nonzero().squeeze(1),
+                      self.schedule, self.generator, blocks=self.blocked)
         self.pending.zero_()
 
     def after_load(self) -> None:
