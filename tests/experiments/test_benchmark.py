@@ -26,3 +26,5 @@ def test_mcnb_breakdown_reports_the_table_1_keys() -> None:
     # the later schedule trains ten times less often: the same round cost plus a tenth of the training
     late = row["round_s"] - row["user_training_s"] + row["user_training_call_s"] / 100
     assert abs(row["round_after_switch_s"] - late) < 1e-12 and row["round_after_switch_s"] < row["round_s"]
+    # the served case trains at most one period's users (here 6 < 10: all of them, the same work)
+    assert abs((row["round_served_s"] - row["user_training_served_s"]) - (row["round_s"] - row["user_training_s"])) < 1e-12
