@@ -49,3 +49,31 @@ def test_training_fits_each_member_to_its_own_target() -> None:
     torch.testing.assert_close(predictions[0], torch.full((2,), 0.9), atol=0.05, rtol=0)
     torch.testing.assert_close(predictions[1], torch.full((2,), 0.1), atol=0.05, rtol=0)
     assert optimizer.steps[2] == 0  # member 2 was not asked to train
+
+
+@pytest.mark.parametrize("kind", ["adam", "sgd"])
+def test_every_update_path_equals_one_torch_optimizer_per_member(kind: str) -> None:
+    """Few members (fused on slices), all with equal counts (fused on whole tensors), many of them
+    (vectorised on gathered rows) and all with unequal counts (vectorised in place): each member must
+    end where its own torch optimiser takes it."""
+    n = 300  # above FUSED_MEMBER_LIMIT, so the vectorised paths run too
+    bank = LearnerBank(2, n, network=NetworkConfig(width=3, bias=True), identical=False, seed=3)
+    optimizer = MaskedAdam(bank, lr=0.05, kind=kind)
+    singles = [{name: value[i].detach().clone().requires_grad_() for name, value in bank.stacked().items()}
+               for i in range(n)]
+    make = torch.optim.Adam if kind == "adam" else torch.optim.SGD
+    references = [make(list(single.values()), lr=0.05) for single in singles]
+    generator = torch.Generator().manual_seed(4)
+    subsets = [torch.arange(n), torch.tensor([5, 17, 299]), torch.arange(10, 290), torch.arange(n)]
+    for members in subsets:
+        grads = {name: torch.randn(members.numel(), *value.shape[1:], generator=generator)
+                 for name, value in bank.stacked().items()}
+        optimizer.step(bank.stacked(), members, grads)
+        for row, member in enumerate(members.tolist()):
+            for name, value in singles[member].items():
+                value.grad = grads[name][row].clone()
+            references[member].step()
+    assert optimizer.steps[:5].tolist() == [2, 2, 2, 2, 2] and optimizer.steps[5] == 3
+    for member in range(n):
+        for name, value in bank.stacked().items():
+            torch.testing.assert_close(value[member], singles[member][name].detach(), atol=1e-6, rtol=1e-5)

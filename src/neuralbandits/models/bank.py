@@ -104,6 +104,9 @@ class LearnerBank(nn.Module):
         stacked = self.stacked()
         if member_ids is None:
             return stacked
+        if member_ids.numel() == 1:  # one member: a view, not a copy (3 MB per call for an mnist learner)
+            start = int(member_ids[0])
+            return {n: v[start : start + 1] for n, v in stacked.items()}
         # index_select (not v[ids]): its backward is index_add_, far cheaper than index_put_
         return {n: v.index_select(0, member_ids) for n, v in stacked.items()}
 

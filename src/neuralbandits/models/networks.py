@@ -114,8 +114,9 @@ def first_layer_blocks(
     arm ``a`` without building it.
     """
     n, width, _ = weight.shape
-    blocks = weight.view(n, width, n_blocks, contexts.shape[-1])
-    hidden = torch.einsum("nmkd,nd->nkm", blocks, contexts)
+    # W_1 viewed as (N, m·K, d_x): every block of every row times x in one batched matrix–vector
+    # product, with no copy of W_1 (an einsum over the 4-d view copied it first: 10× slower on mnist)
+    hidden = (weight.view(n, width * n_blocks, -1) @ contexts[:, :, None]).view(n, width, n_blocks).transpose(1, 2)
     if bias is not None:
         hidden = hidden + bias[:, None, :]
     return hidden
@@ -144,15 +145,31 @@ def first_layer_blocks_shared(weight: Tensor, bias: Tensor | None, context: Tens
     return hidden
 
 
+def encode_blocks(contexts: Tensor, block_ids: Tensor, n_blocks: int) -> Tensor:
+    """The "K long vectors" of block samples: contexts ``(N, S, d_x)`` with ``block_ids`` ``(N, S)`` →
+    ``(N, S, K·d_x)``, sample ``s``'s context in block ``block_ids[s]`` and zeros elsewhere."""
+    n, n_samples, d_x = contexts.shape
+    encoded = contexts.new_zeros(n, n_samples, n_blocks, d_x)
+    encoded.scatter_(2, block_ids[..., None, None].expand(-1, -1, 1, d_x), contexts[:, :, None, :])
+    return encoded.view(n, n_samples, n_blocks * d_x)
+
+
 def first_layer_one_block(
     weight: Tensor, bias: Tensor | None, contexts: Tensor, block_ids: Tensor, n_blocks: int
 ) -> Tensor:
     """Per-member first layer of one block arm per sample: weight ``(N, m, K·d_x)``, contexts
-    ``(N, S, d_x)``, block_ids ``(N, S)`` → ``(N, S, m)``.  Only the played blocks are read."""
+    ``(N, S, d_x)``, block_ids ``(N, S)`` → ``(N, S, m)``.
+
+    With at least as many samples as blocks, one product with the encoded samples (``K×`` the
+    arithmetic, but no copy of a block per sample: 7× faster for 16 mnist samples); otherwise only
+    the played blocks are gathered and read."""
     n, width, _ = weight.shape
-    blocks = weight.view(n, width, n_blocks, contexts.shape[-1]).transpose(1, 2)  # (N, K, m, d_x)
-    chosen = blocks[torch.arange(n, device=weight.device)[:, None], block_ids]  # (N, S, m, d_x)
-    hidden = torch.einsum("nsmd,nsd->nsm", chosen, contexts)
+    if contexts.shape[1] >= n_blocks:
+        hidden = encode_blocks(contexts, block_ids, n_blocks) @ weight.transpose(1, 2)
+    else:
+        blocks = weight.view(n, width, n_blocks, contexts.shape[-1]).transpose(1, 2)  # (N, K, m, d_x)
+        chosen = blocks[torch.arange(n, device=weight.device)[:, None], block_ids]  # (N, S, m, d_x)
+        hidden = torch.einsum("nsmd,nsd->nsm", chosen, contexts)
     if bias is not None:
         hidden = hidden + bias[:, None, :]
     return hidden
@@ -166,11 +183,10 @@ def first_layer_gradient(delta: Tensor, features: Tensor, block_ids: Tensor | No
     Returns ``(N, m, d)`` (``d = K·d_x`` for blocks).
     """
     if block_ids is not None:
-        n, n_samples, d_x = features.shape
-        encoded = features.new_zeros(n, n_samples, n_blocks, d_x)  # the "K long vectors" of the samples
-        encoded.scatter_(2, block_ids[..., None, None].expand(-1, -1, 1, d_x), features[:, :, None, :])
-        features = encoded.view(n, n_samples, n_blocks * d_x)
-    # (xᵀδ)ᵀ rather than δᵀx: the product of two contiguous operands is 2–3× faster at m ≫ d
+        features = encode_blocks(features, block_ids, n_blocks)
+    if features.shape[-1] >= delta.shape[-1]:
+        return delta.transpose(1, 2) @ features
+    # d < m: (xᵀδ)ᵀ, the product of two contiguous operands, is 2–3× faster than δᵀx
     return (features.transpose(1, 2) @ delta).transpose(1, 2).contiguous()
 
 
