@@ -168,3 +168,19 @@ def test_loss_gradients_by_hand_equal_autograd_on_separate_modules(block: bool, 
                                                      inputs.block_ids[:1].expand(4, -1)),
                                    targets[:1].expand(4, -1), lambda f, r: 0.5 * (f - r).square())
     torch.testing.assert_close(every[members[0]], losses[0])  # member 3 on row 0's samples
+
+
+@pytest.mark.parametrize("block", [False, True])
+@pytest.mark.parametrize("network", NETWORKS)
+def test_predict_all_in_chunks_equals_each_member(block: bool, network: NetworkConfig) -> None:
+    n_arms, d_x, n = 3, 4, 7
+    bank = LearnerBank(n_arms * d_x if block else d_x, n, network=network, n_blocks=n_arms if block else 1,
+                       identical=False, seed=8)
+    generator = torch.Generator().manual_seed(9)
+    arms = BlockArms(torch.randn(1, d_x, generator=generator), n_arms) if block else torch.randn(1, n_arms, d_x)
+    every = BlockArms(arms.contexts.expand(n, -1), n_arms) if block else arms.expand(n, -1, -1)
+    expected = bank.predict_arms(torch.arange(n), every)
+    for chunk_size in (1, 3, 7, 100):  # chunks that split the bank unevenly, exactly, or not at all
+        torch.testing.assert_close(bank.predict_all(arms, chunk_size=chunk_size), expected, atol=1e-6, rtol=1e-5)
+    with pytest.raises(ValueError, match="one round"):
+        bank.predict_all(BlockArms(torch.randn(2, d_x), n_arms) if block else torch.randn(2, n_arms, d_x))

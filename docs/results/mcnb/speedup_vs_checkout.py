@@ -1,7 +1,8 @@
-"""Seconds per round of the clustered linear baselines on mnist blocks (d = 7840 as 10 blocks of 784):
-this checkout against an older one given by ``--old`` — e.g. commit 5526a6a, which aggregated and
-inverted the clusters afresh every round (before ``ClusterStats``), or 73069b2 (``ClusterStats``
-without the Woodbury steps on membership changes).
+"""Seconds per round of some policies on one environment: this checkout against an older one given by
+``--old``.  Used for the clustered linear baselines on mnist blocks (d = 7840 as 10 blocks of 784) against
+commit 5526a6a, which aggregated and inverted the clusters afresh every round (before ``ClusterStats``),
+or 73069b2 (``ClusterStats`` without the Woodbury steps on membership changes); and for the neural
+policies against commit 3b5ee11 (training through autograd, unfused Adam).
 
 Both versions run in the same invocation, alternating, each in its own process; the policy's own
 seconds (select + update) per round are reported as the median over repeats, with the final regret
@@ -9,7 +10,7 @@ of each version (the same choices give the same regret).
 
     git worktree add /tmp/old 5526a6a
     export NEURALBANDITS_DATA=/path/to/datasets
-    python docs/results/mcnb/cluster_stats_speedup.py --old /tmp/old/src --policies club,cofiba --rounds 40 --repeats 3
+    python docs/results/mcnb/speedup_vs_checkout.py --old /tmp/old/src --policies club,cofiba --rounds 40 --repeats 3
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ print(json.dumps(out))
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--old", type=Path, required=True, help="src/ of a checkout before ClusterStats")
+    parser.add_argument("--old", type=Path, required=True, help="src/ of the older checkout")
     parser.add_argument("--policies", default="club,sclub,locb,cofiba")
     parser.add_argument("--env", default="classification:mnist")
     parser.add_argument("--rounds", type=int, default=40)
