@@ -10,7 +10,7 @@ from torch.func import functional_call, grad
 
 from neuralbandits.models.bank import LearnerBank, SampleInputs, members_as_modules
 from neuralbandits.models.networks import MLP, NetworkConfig
-from neuralbandits.models.training import MaskedAdam
+from neuralbandits.models.training import MaskedAdam, half_squared_loss
 from neuralbandits.types import BlockArms
 
 NETWORKS = [NetworkConfig(width=16), NetworkConfig(width=8, depth=3, bias=True, init="pytorch")]
@@ -134,9 +134,12 @@ def test_adam_step_on_every_member_matches_torch_adam() -> None:
             torch.testing.assert_close(bank.stacked()[name][index], param, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("loss_fn", [lambda f, r: 0.5 * (f - r).square(), half_squared_loss],
+                         ids=["via-autograd", "via-derivative"])
 @pytest.mark.parametrize("block", [False, True])
 @pytest.mark.parametrize("network", NETWORKS)
-def test_loss_gradients_by_hand_equal_autograd_on_separate_modules(block: bool, network: NetworkConfig) -> None:
+def test_loss_gradients_by_hand_equal_autograd_on_separate_modules(block: bool, network: NetworkConfig,
+                                                                   loss_fn) -> None:  # type: ignore[no-untyped-def]
     n_arms, d_x = 3, 4
     dim = n_arms * d_x if block else d_x
     bank = LearnerBank(dim, 4, network=network, n_blocks=n_arms if block else 1, identical=False, seed=5)
@@ -153,7 +156,7 @@ def test_loss_gradients_by_hand_equal_autograd_on_separate_modules(block: bool, 
         dense = torch.randn(3, 5, d_x, generator=generator)
         inputs = SampleInputs(dense)
     targets = torch.randn(3, 5, generator=generator)
-    losses, grads = bank.loss_gradients(members, inputs, targets, lambda f, r: 0.5 * (f - r).square())
+    losses, grads = bank.loss_gradients(members, inputs, targets, loss_fn)
     assert set(grads) == set(bank.names)
     for row, member in enumerate(members.tolist()):
         module = modules[member]

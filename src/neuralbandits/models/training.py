@@ -216,8 +216,11 @@ class MaskedAdam(nn.Module):
 
 
 def half_squared_loss(predictions: Tensor, targets: Tensor) -> Tensor:
-    """``½ (f − r)²`` per sample (paper 000, Alg. 1)."""
+    """``½ (f − r)²`` per sample (paper 000, Alg. 1); its ``derivative`` is ``f − r``."""
     return 0.5 * (predictions - targets).square()
+
+
+half_squared_loss.derivative = lambda predictions, targets: predictions - targets  # type: ignore[attr-defined]
 
 
 def train_members(
