@@ -185,5 +185,8 @@ def test_predict_all_in_chunks_equals_each_member(block: bool, network: NetworkC
     expected = bank.predict_arms(torch.arange(n), every)
     for chunk_size in (1, 3, 7, 100):  # chunks that split the bank unevenly, exactly, or not at all
         torch.testing.assert_close(bank.predict_all(arms, chunk_size=chunk_size), expected, atol=1e-6, rtol=1e-5)
+        with torch.no_grad():  # the in-place path of 2-layer networks
+            torch.testing.assert_close(bank.predict_all(arms, chunk_size=chunk_size), expected.detach(),
+                                       atol=1e-6, rtol=1e-5)
     with pytest.raises(ValueError, match="one round"):
         bank.predict_all(BlockArms(torch.randn(2, d_x), n_arms) if block else torch.randn(2, n_arms, d_x))

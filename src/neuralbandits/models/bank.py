@@ -239,11 +239,14 @@ class LearnerBank(nn.Module):
         Members run in chunks of ``chunk_size`` so that a chunk's first-layer output ``(chunk, K, m)``
         stays in cache between the first layer and the tail (the whole ``(M, K, m)`` tensor would make
         three trips through memory; at ``M = 20 000`` that was 10× slower), and each chunk's first layer
-        is one wide matrix product shared by all its members (:func:`first_layer_shared`).
+        is one wide matrix product shared by all its members (:func:`first_layer_shared`).  Without
+        autograd, a 2-layer network's ReLU and output weights are applied in place on the chunk's
+        fresh hidden layer (M-CNB's clustering at ``M = 20 000``: 25 → 18 ms).
         """
         batch = arms.batch_size if isinstance(arms, BlockArms) else arms.shape[0]
         if batch != 1:
             raise ValueError(f"predict_all needs the arms of one round; got a batch of {batch}.")
+        in_place = not torch.is_grad_enabled() and len(self._tail) == 2  # tail = ReLU, Linear(m → 1)
         outputs = []
         for start in range(0, self.n_members, chunk_size):
             part = {n: v[start : start + chunk_size] for n, v in self.stacked().items()}
@@ -252,7 +255,11 @@ class LearnerBank(nn.Module):
                 hidden = first_layer_blocks_shared(part["first.weight"], bias, arms.contexts[0], self.n_blocks)
             else:
                 hidden = first_layer_shared(part["first.weight"], bias, arms[0])
-            outputs.append(self._tail_forward(part, hidden))
+            if in_place:  # f = w_2 · ReLU(h) (+ b_2), without allocating ReLU(h) or the product
+                output = hidden.relu_().mul_(part["tail.1.weight"]).sum(-1)
+                outputs.append(output + part["tail.1.bias"] if "tail.1.bias" in part else output)
+            else:
+                outputs.append(self._tail_forward(part, hidden))
         return torch.cat(outputs)
 
     @torch.no_grad()
