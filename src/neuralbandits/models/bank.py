@@ -2,10 +2,10 @@
 
 The bank stacks its members once (``torch.func.stack_module_state``); the stacked tensors are the
 only copy and are trained directly.  Members are evaluated as batched contractions, per-arm
-gradient features come from a hand-written backward pass (:func:`tail_backward`), and members are
-trained with one autograd backward pass whose per-member losses are summed, so every member receives
-exactly the gradient it would receive alone; the optimiser state is per member
-(:class:`~neuralbandits.models.training.MaskedAdam`), so members that did not train keep their state.
+gradient features and training gradients come from a hand-written backward pass
+(:func:`tail_backward`, :meth:`LearnerBank.loss_gradients`), each member's from its own samples only;
+the optimiser state is per member (:class:`~neuralbandits.models.training.MaskedAdam`), so members
+that did not train keep their state.
 """
 
 from __future__ import annotations
