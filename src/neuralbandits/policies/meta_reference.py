@@ -31,6 +31,7 @@ import math
 
 import numpy as np
 import torch
+from torch.optim.adam import adam
 
 from neuralbandits.models.bank import LearnerBank
 from neuralbandits.models.networks import NetworkConfig
@@ -87,33 +88,41 @@ class TwoLayerNet:
 
 class Adam:
     """``torch.optim.Adam`` (default betas and eps, no weight decay) on a :class:`TwoLayerNet`, with a
-    fresh state as the official code creates one per training call."""
+    fresh state as the official code creates one per training call.
+
+    Each single-sample step writes the gradient into persistent buffers (for block arms only the
+    played block of ``W_1`` is non-zero: the previous step's block is cleared, not the whole buffer)
+    and runs PyTorch's fused Adam kernel on the net's arrays, one pass over each (on mnist's
+    784 000-weight nets, 2× faster per run than NumPy's dozen passes)."""
 
     def __init__(self, net: TwoLayerNet, lr: float, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8) -> None:
         self.net, self.lr, self.betas, self.eps = net, lr, betas, eps
-        self.m = [np.zeros_like(a) for a in net.arrays]
-        self.v = [np.zeros_like(a) for a in net.arrays]
-        self.t = 0
+        self.params = [torch.from_numpy(a) for a in net.arrays]  # views: steps write into the bank
+        self.grads = [torch.zeros_like(p) for p in self.params]
+        self.m = [torch.zeros_like(p) for p in self.params]
+        self.v = [torch.zeros_like(p) for p in self.params]
+        self.steps = [torch.zeros(()) for _ in self.params]
+        self.first = self.grads[0].numpy()
+        if net.n_blocks > 1:
+            self.first = self.first.reshape(self.first.shape[0], net.n_blocks, -1)
+        self.last_block: int | None = None
 
     def step(self, x: np.ndarray, block: int, target: float) -> float:
         value, grads = self.net.gradient(x, block)
         error = 2.0 * (value - target)
-        first = np.zeros_like(self.net.arrays[0])
         if self.net.n_blocks == 1:
-            first = grads[0] * error
+            self.first[...] = grads[0] * error
         else:
-            first.reshape(first.shape[0], self.net.n_blocks, -1)[:, block, :] = grads[0] * error
-        full = [first, grads[1] * error, grads[2] * error, grads[3] * error]
-        self.t += 1
+            if self.last_block is not None:
+                self.first[:, self.last_block, :] = 0.0
+            self.first[:, block, :] = grads[0] * error
+            self.last_block = block
+        for buffer, grad in zip(self.grads[1:], grads[1:]):
+            buffer.numpy()[...] = grad * error
         beta1, beta2 = self.betas
-        correction1, correction2 = 1 - beta1**self.t, 1 - beta2**self.t
-        for param, grad, m, v in zip(self.net.arrays, full, self.m, self.v):
-            m *= beta1
-            m += (1 - beta1) * grad
-            v *= beta2
-            v += (1 - beta2) * grad * grad
-            param -= (self.lr / correction1) * m / (np.sqrt(v / correction2) + self.eps)
+        adam(self.params, self.grads, self.m, self.v, [], self.steps, fused=True, amsgrad=False,
+             beta1=beta1, beta2=beta2, lr=self.lr, weight_decay=0.0, eps=self.eps, maximize=False)
         return (value - target) ** 2
 
 
