@@ -177,17 +177,20 @@ class MaskedAdam(nn.Module):
                counts: Tensor) -> None:
         """The fused kernel on each member's slices (``ids``) or on the whole tensors (``None``, one
         shared count).  Every tensor gets its own step counter, a copy the kernel increments."""
-        lists: tuple[list[Tensor], ...] = ([], [], [], [], [])
+        buckets: tuple[list[Tensor], ...] = ([], [], [], [])  # parameters, gradients, first and second moments
+        steps: list[Tensor] = []
         for name in self.names:
             m, v = self._moments(name)
-            pieces = (params[name], m, v) if ids is None else (
-                [params[name][i] for i in ids], [m[i] for i in ids], [v[i] for i in ids])
-            for target, piece in zip((lists[0], lists[2], lists[3]), pieces):
-                target.extend([piece] if ids is None else piece)
-            lists[1].extend([grads[name]] if ids is None else grads[name].unbind(0))
-            lists[4].extend(counts.to(torch.float32).unbind(0))
+            if ids is None:
+                pieces = ([params[name]], [grads[name]], [m], [v])
+            else:  # gradient row j belongs to member ids[j]
+                pieces = ([params[name][i] for i in ids], list(grads[name].unbind(0)), [m[i] for i in ids],
+                          [v[i] for i in ids])
+            for bucket, piece in zip(buckets, pieces):
+                bucket += piece
+            steps += counts.to(torch.float32).unbind(0)
         beta1, beta2 = self.betas
-        adam(lists[0], lists[1], lists[2], lists[3], [], lists[4], fused=True, amsgrad=False, beta1=beta1,
+        adam(*buckets, [], steps, fused=True, amsgrad=False, beta1=beta1,
              beta2=beta2, lr=self.lr, weight_decay=0.0, eps=self.eps, maximize=False)
 
     def _vectorised(self, params: dict[str, Tensor], grads: dict[str, Tensor], member_ids: Tensor,
@@ -209,9 +212,8 @@ class MaskedAdam(nn.Module):
             if every:
                 params[name].addcdiv_(m, denominator, value=-self.lr)
             else:
-                key = name.replace(".", "__")
-                self._buffers["m__" + key][member_ids] = m
-                self._buffers["v__" + key][member_ids] = v
+                stored_m, stored_v = self._moments(name)
+                stored_m[member_ids], stored_v[member_ids] = m, v
                 params[name][member_ids] -= self.lr * m / denominator
 
 
