@@ -22,7 +22,6 @@ from neuralbandits.models.networks import (
     MLP,
     NetworkConfig,
     first_layer_blocks,
-    first_layer_blocks_shared,
     first_layer_dense,
     first_layer_gradient,
     first_layer_one_block,
@@ -247,12 +246,12 @@ class LearnerBank(nn.Module):
         if batch != 1:
             raise ValueError(f"predict_all needs the arms of one round; got a batch of {batch}.")
         in_place = not torch.is_grad_enabled() and len(self._tail) == 2  # tail = ReLU, Linear(m → 1)
-        outputs = []
+        params, outputs = self.stacked(), []
         for start in range(0, self.n_members, chunk_size):
-            part = {n: v[start : start + chunk_size] for n, v in self.stacked().items()}
+            part = {n: v[start : start + chunk_size] for n, v in params.items()}
             bias = part.get("first.bias")
             if isinstance(arms, BlockArms):
-                hidden = first_layer_blocks_shared(part["first.weight"], bias, arms.contexts[0], self.n_blocks)
+                hidden = first_layer_blocks(part["first.weight"], bias, arms.contexts, self.n_blocks)
             else:
                 hidden = first_layer_shared(part["first.weight"], bias, arms[0])
             if in_place:  # f = w_2 · ReLU(h) (+ b_2), without allocating ReLU(h) or the product

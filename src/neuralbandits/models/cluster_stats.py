@@ -26,7 +26,7 @@ import torch
 from torch import Tensor, nn
 
 from neuralbandits.models.ridge import RidgeBank
-from neuralbandits.models.training import SampleBuffer
+from neuralbandits.models.training import grow_rows
 
 
 class ClusterStats(nn.Module):
@@ -179,7 +179,7 @@ class ClusterStats(nn.Module):
     def _keep_samples(self, users: Tensor, groups: Tensor, features: Tensor) -> None:
         start, end = int(self.n_samples), int(self.n_samples) + users.shape[0]
         for name in ("sample_x", "sample_user", "sample_block"):
-            self._buffers[name] = SampleBuffer._grow(self._buffers[name], end)  # doubling, as the sample buffer
+            self._buffers[name] = grow_rows(self._buffers[name], end)
         self.sample_x[start:end] = features
         self.sample_user[start:end] = users
         self.sample_block[start:end] = groups

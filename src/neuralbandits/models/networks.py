@@ -108,15 +108,19 @@ def first_layer_dense(weight: Tensor, bias: Tensor | None, inputs: Tensor) -> Te
 def first_layer_blocks(
     weight: Tensor, bias: Tensor | None, contexts: Tensor, n_blocks: int
 ) -> Tensor:
-    """Per-member first layer on **every** block arm: weight ``(N, m, K·d_x)``, contexts ``(N, d_x)``.
+    """Per-member first layer on **every** block arm: weight ``(N, m, K·d_x)``, contexts ``(N, d_x)``,
+    or ``(1, d_x)`` for one context shared by every member.
 
     Returns ``(N, K, m)``: row ``a`` is ``W_1[:, block a] · x`` — the first layer of the block-encoded
-    arm ``a`` without building it.
+    arm ``a`` without building it (a strided view).
     """
     n, width, _ = weight.shape
-    # W_1 viewed as (N, m·K, d_x): every block of every row times x in one batched matrix–vector
-    # product, with no copy of W_1 (an einsum over the 4-d view copied it first: 10× slower on mnist)
-    hidden = (weight.view(n, width * n_blocks, -1) @ contexts[:, :, None]).view(n, width, n_blocks).transpose(1, 2)
+    if contexts.shape[0] == 1:  # one context for all: one matrix–vector product over all of W_1
+        hidden = weight.reshape(n * width * n_blocks, -1) @ contexts[0]
+    else:  # W_1 as (N, m·K, d_x): one batched matrix–vector product, no copy of W_1 (an einsum over
+        # the 4-d view copied it first: 10× slower on mnist)
+        hidden = weight.view(n, width * n_blocks, -1) @ contexts[:, :, None]
+    hidden = hidden.view(n, width, n_blocks).transpose(1, 2)
     if bias is not None:
         hidden = hidden + bias[:, None, :]
     return hidden
@@ -130,16 +134,6 @@ def first_layer_shared(weight: Tensor, bias: Tensor | None, inputs: Tensor) -> T
     """
     n, width, dim = weight.shape
     hidden = (inputs @ weight.reshape(n * width, dim).T).view(-1, n, width).transpose(0, 1)
-    if bias is not None:
-        hidden = hidden + bias[:, None, :]
-    return hidden
-
-
-def first_layer_blocks_shared(weight: Tensor, bias: Tensor | None, context: Tensor, n_blocks: int) -> Tensor:
-    """Every member on the **same** block context: weight ``(N, m, K·d_x)``, context ``(d_x,)`` →
-    ``(N, K, m)`` (row ``a`` is ``W_1[:, block a] · x``; one matrix–vector product, a strided view)."""
-    n, width, _ = weight.shape
-    hidden = (weight.reshape(n * width * n_blocks, -1) @ context).view(n, width, n_blocks).transpose(1, 2)
     if bias is not None:
         hidden = hidden + bias[:, None, :]
     return hidden

@@ -58,6 +58,16 @@ class TrainSchedule:
         return t % period == 0
 
 
+def grow_rows(buffer: Tensor, needed: int) -> Tensor:
+    """``buffer`` with at least ``needed`` rows: itself if it has them, else a copy grown by doubling
+    (new rows zero), so that appending ``T`` rows one batch at a time copies ``O(T)`` in all."""
+    if needed <= buffer.shape[0]:
+        return buffer
+    grown = buffer.new_zeros((max(needed, 2 * buffer.shape[0]),) + tuple(buffer.shape[1:]))
+    grown[: buffer.shape[0]] = buffer
+    return grown
+
+
 class SampleBuffer(nn.Module):
     """Growing storage of ``(input, block id, target)`` samples and ``(owner, sample)`` links."""
 
@@ -78,14 +88,6 @@ class SampleBuffer(nn.Module):
     def n_links(self) -> int:
         return int(self.sizes[1])
 
-    @staticmethod
-    def _grow(buffer: Tensor, needed: int) -> Tensor:
-        if needed <= buffer.shape[0]:
-            return buffer
-        grown = buffer.new_zeros((max(needed, 2 * buffer.shape[0]),) + tuple(buffer.shape[1:]))
-        grown[: buffer.shape[0]] = buffer
-        return grown
-
     def add(
         self,
         features: Tensor,
@@ -102,7 +104,7 @@ class SampleBuffer(nn.Module):
         for name, needed in (("features", start + n_new), ("block_ids", start + n_new),
                              ("targets", start + n_new), ("owners", link_start + n_links),
                              ("samples", link_start + n_links)):
-            self._buffers[name] = self._grow(self._buffers[name], needed)
+            self._buffers[name] = grow_rows(self._buffers[name], needed)
         self.features[start : start + n_new] = features
         if block_ids is not None:
             self.block_ids[start : start + n_new] = block_ids
@@ -119,6 +121,15 @@ class SampleBuffer(nn.Module):
         owners = self.owners[: self.n_links]
         order = torch.argsort(owners, stable=True)
         return owners[order], self.samples[: self.n_links][order]
+
+
+def fused_adam(params: list[Tensor], grads: list[Tensor], first_moments: list[Tensor],
+               second_moments: list[Tensor], steps: list[Tensor], *, lr: float,
+               betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
+    """One ``torch.optim.Adam`` step (no weight decay) on each tensor of ``params`` in place, through
+    PyTorch's fused kernel; ``steps`` are 0-d float counters, one per tensor, which it increments."""
+    adam(params, grads, first_moments, second_moments, [], steps, fused=True, amsgrad=False,
+         beta1=betas[0], beta2=betas[1], lr=lr, weight_decay=0.0, eps=eps, maximize=False)
 
 
 FUSED_MEMBER_LIMIT = 16
@@ -189,9 +200,7 @@ class MaskedAdam(nn.Module):
             for bucket, piece in zip(buckets, pieces):
                 bucket += piece
             steps += counts.to(torch.float32).unbind(0)
-        beta1, beta2 = self.betas
-        adam(*buckets, [], steps, fused=True, amsgrad=False, beta1=beta1,
-             beta2=beta2, lr=self.lr, weight_decay=0.0, eps=self.eps, maximize=False)
+        fused_adam(*buckets, steps, lr=self.lr, betas=self.betas, eps=self.eps)
 
     def _vectorised(self, params: dict[str, Tensor], grads: dict[str, Tensor], member_ids: Tensor,
                     every: bool) -> None:

@@ -31,11 +31,10 @@ import math
 
 import numpy as np
 import torch
-from torch.optim.adam import adam
 
 from neuralbandits.models.bank import LearnerBank
 from neuralbandits.models.networks import NetworkConfig
-from neuralbandits.models.training import SampleBuffer, TrainSchedule
+from neuralbandits.models.training import SampleBuffer, TrainSchedule, fused_adam
 from neuralbandits.policies.explorers import UCB
 from neuralbandits.policies.meta import MCNB
 from neuralbandits.rng import spawn_seeds
@@ -120,9 +119,8 @@ class Adam:
             self.last_block = block
         for buffer, grad in zip(self.grads[1:], grads[1:]):
             buffer.numpy()[...] = grad * error
-        beta1, beta2 = self.betas
-        adam(self.params, self.grads, self.m, self.v, [], self.steps, fused=True, amsgrad=False,
-             beta1=beta1, beta2=beta2, lr=self.lr, weight_decay=0.0, eps=self.eps, maximize=False)
+        fused_adam(self.params, self.grads, self.m, self.v, self.steps, lr=self.lr, betas=self.betas,
+                   eps=self.eps)
         return (value - target) ** 2
 
 

@@ -14,7 +14,7 @@ from torch import Tensor
 
 from neuralbandits.models.bank import LearnerBank
 from neuralbandits.models.networks import NetworkConfig
-from neuralbandits.models.training import MaskedAdam, SampleBuffer, TrainSchedule, train_members
+from neuralbandits.models.training import MaskedAdam, SampleBuffer, TrainSchedule, grow_rows, train_members
 from neuralbandits.policies.base import PolicyBase, register
 from neuralbandits.policies.clustered import CLUB
 from neuralbandits.policies.neural import NETWORK_CONSTRAINTS, NETWORK_TEST_PARAMS
@@ -84,7 +84,7 @@ class NeuralLinear(PolicyBase):
             self.buffer.add(features.contexts, actions, feedback.rewards, zero, rows)
         else:
             self.buffer.add(features[rows, actions], None, feedback.rewards, zero, rows)
-        self._buffers["sample_users"] = SampleBuffer._grow(self.sample_users, self.buffer.n_samples)
+        self._buffers["sample_users"] = grow_rows(self.sample_users, self.buffer.n_samples)
         self.sample_users[start : self.buffer.n_samples] = self.user_ids(context)
         first = int(self.rounds_seen)
         self.rounds_seen += actions.shape[0]
