@@ -101,6 +101,42 @@ def test_network_bonus_matches_slow_reference(key: str, info: ProblemInfo) -> No
             break
 
 
+@pytest.mark.parametrize("from_init", [False, True], ids=["warm", "from-init"])
+@pytest.mark.parametrize("info", [DENSE, BLOCK], ids=["dense", "block"])
+def test_network_fit_matches_autograd_gradient_descent(info: ProblemInfo, from_init: bool) -> None:
+    """The hand-backpropagated full-batch GD = GD by autograd on a plain copy of the network."""
+    policy = build_policy("neurallog-ucb-2", info, seed=2, lambda_schedule="fixed", width=6, n_steps=0,
+                          train_every=1000)
+    play(policy, info, 9, seed=4)  # stores 9 samples without training
+    model, n_steps, lr, c_reg, l2_reg = policy.model, 5, 0.05, 3.0, 0.7
+    start = {n: v[0].detach().clone() for n, v in model.bank.stacked().items()}
+    with torch.no_grad():  # move θ away from θ_0 so that the penalty matters
+        for value in model.bank.stacked().values():
+            value.add_(0.1)
+    params = {n: v[0].detach().clone().requires_grad_(True) for n, v in model.bank.stacked().items()}
+    if from_init:
+        params = {n: v.clone().requires_grad_(True) for n, v in start.items()}
+    n = model.buffer.n_samples
+    features, targets = model.buffer.features[:n], model.buffer.targets[:n]
+    if info.block_dim is not None:  # sample s reaches its block of W_1 only: zeros elsewhere
+        width = features.shape[1]  # the block's inputs, duplicated
+        features = torch.stack([torch.nn.functional.pad(x, (b * width, (info.n_arms - 1 - b) * width))
+                                for x, b in zip(features, model.buffer.block_ids[:n].tolist())])
+    strength = c_reg * l2_reg / (2 * n)
+    for _ in range(n_steps):
+        logits = (torch.relu(features @ params["first.weight"].T) * params["tail.1.weight"][0]).sum(-1)
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, targets)
+        expected_loss = loss + strength * sum(((params[k] - start[k]) ** 2).sum() for k in params)
+        grads = torch.autograd.grad(expected_loss, list(params.values()))
+        with torch.no_grad():
+            for value, grad in zip(params.values(), grads):
+                value.sub_(lr * grad)
+    last_loss = model.fit(l2_reg, n_steps=n_steps, lr=lr, c_reg=c_reg, from_init=from_init)
+    for name, value in model.bank.stacked().items():
+        torch.testing.assert_close(value[0], params[name].detach(), rtol=1e-5, atol=1e-6)
+    assert last_loss == pytest.approx(float(expected_loss.detach()), rel=1e-5)
+
+
 def test_lambda_t_is_monotone_and_logged() -> None:
     policy = build_policy("neurallog-ucb-1", DENSE, seed=2, **SMALL)
     play(policy, DENSE, 12, seed=3)
