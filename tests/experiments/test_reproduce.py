@@ -84,9 +84,10 @@ def test_process_pool_and_ray_give_the_stored_results_of_the_in_process_run(tmp_
 
 
 def test_report_lists_every_run_and_marks_the_best(tmp_path: Path) -> None:
-    suite = Suite.from_toml(TINY)
+    suite = Suite.from_toml(TINY.replace('proposed = "linucb"', 'proposed = "linucb"\ntime_reference = "random"'))
     store = ResultStore(tmp_path)
     reproduce(suite, store, LocalBackend(1))
+    store.record_command("neuralbandits reproduce tiny.toml", suite)
     html_path, md_path = write_report(tmp_path)
     text, page = md_path.read_text(), html_path.read_text()
     for run_id in store.entries():
@@ -94,6 +95,19 @@ def test_report_lists_every_run_and_marks_the_best(tmp_path: Path) -> None:
     assert "**" in text and "<b>" in page and "data:image/png;base64," in page
     assert "neuralbandits 0.1.0" in text
     assert "effective-dim" not in text and "Policy diagnostics" not in text  # no policy records any
+    assert "`neuralbandits reproduce tiny.toml`" in text and "linucb's final regret is" in text
+    # Fig. 5's normalisation: each policy's mean seconds per run over the reference policy's
+    seconds = {e["spec"]["label"] or e["spec"]["policy"]: [] for e in store.runs() if e["spec"]["phase"] == "final"}
+    for e in store.runs():
+        if e["spec"]["phase"] == "final":
+            seconds[e["spec"]["policy"]].append(store.records([e["run_id"]])["elapsed_s"].iloc[-1])
+    header = next(line for line in text.splitlines() if line.startswith("| policy | final regret"))
+    assert header == "| policy | final regret | seconds/run | time ÷ random | seeds |"
+    for name, values in seconds.items():
+        row = next(line for line in text.splitlines() if line.startswith(f"| {name} |"))
+        expected = float(np.mean(values)) / float(np.mean(seconds["random"]))
+        assert row.split(" | ")[3] == f"{expected:.2f}"
+    assert "<th>time ÷ random</th>" in page
 
 
 TINY_LOGISTIC = """
@@ -150,6 +164,7 @@ def test_store_keeps_policy_diagnostics_and_the_report_plots_them(tmp_path: Path
         (("alpha = [0.1, 1.0]", "alpha = [0.1, -1.0]"), "'alpha' parameter of LinUCB .policy 'linucb' in suite tiny. must be"),
         (("tune_seeds = [100]", "tune_seeds = [1]"), "overlap the reported seeds"),
         (('rounds = 25', ''), "lacks the required field 'rounds'"),
+        (('proposed = "linucb"', 'time_reference = "neuucb-one"'), "time_reference 'neuucb-one' is not one of"),
     ],
 )
 def test_bad_configs_are_rejected_before_anything_runs(edit: tuple[str, str], message: str, tmp_path: Path) -> None:

@@ -284,9 +284,7 @@ def reproduce(
         engine = LocalBackend(workers)
     store = ResultStore(out)
     command = "neuralbandits reproduce " + " ".join(shlex.quote(a) for a in sys.argv[2:])
-    with (store.root / "commands.jsonl").open("a") as handle:
-        handle.write(json.dumps({"suite": loaded.name, "command": command, "proposed": loaded.proposed,
-                                 "time": time.time()}) + "\n")
+    store.record_command(command, loaded)
     from tqdm import tqdm
 
     with tqdm(total=job_count(loaded, quick), unit="run", disable=quiet, file=sys.stderr,

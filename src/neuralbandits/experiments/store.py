@@ -1,7 +1,7 @@
 """``ResultStore``: one Parquet file per finished run plus an append-only index, keyed by run id.
 
 The index (``index.jsonl``) gets one line per finished or failed run, written by the driver only;
-the last line of a run id wins.  A re-run skips every run whose last status is ``ok``, so an
+the last line of a run id wins.  ``commands.jsonl`` logs the commands that filled the store.  A re-run skips every run whose last status is ``ok``, so an
 interrupted sweep resumes where it stopped and failed runs are tried again.
 """
 
@@ -11,7 +11,7 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import pandas as pd
 
@@ -19,12 +19,29 @@ from neuralbandits.experiments.records import records_frame
 from neuralbandits.experiments.runner import RunResult
 from neuralbandits.experiments.sweep import RunSpec
 
+if TYPE_CHECKING:
+    from neuralbandits.experiments.suite import Suite
+
 
 class ResultStore:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
         (self.root / "runs").mkdir(parents=True, exist_ok=True)
         self.index_path = self.root / "index.jsonl"
+        self.commands_path = self.root / "commands.jsonl"
+
+    def record_command(self, command: str, suite: Suite) -> None:
+        """Log a command that filled the store, with what the report needs of its suite."""
+        entry = {"suite": suite.name, "command": command, "proposed": suite.proposed,
+                 "time_reference": suite.time_reference, "time": time.time()}
+        with self.commands_path.open("a") as handle:
+            handle.write(json.dumps(entry) + "\n")
+
+    def commands(self) -> list[dict[str, Any]]:
+        """The logged commands, oldest first."""
+        if not self.commands_path.exists():
+            return []
+        return [json.loads(line) for line in self.commands_path.read_text().splitlines() if line.strip()]
 
     def entries(self) -> dict[str, dict[str, Any]]:
         """Run id → its latest index entry."""

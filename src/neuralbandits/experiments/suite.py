@@ -70,6 +70,7 @@ class Suite:
     tune_seeds: tuple[int, ...] = (100, 101, 102)
     tune_rounds: int | None = None  # horizon of the grid search (default: ``rounds``)
     proposed: str | None = None
+    time_reference: str | None = None  # the policy label whose time is 1.0 in the report (paper 000 Fig. 5)
     quick: dict[str, Any] = field(default_factory=dict)
     source: str = ""
 
@@ -93,6 +94,7 @@ class Suite:
                 tune_seeds=tuple(int(s) for s in data.get("tune_seeds", (100, 101, 102))),
                 tune_rounds=None if data.get("tune_rounds") is None else int(data["tune_rounds"]),
                 proposed=data.get("proposed"),
+                time_reference=data.get("time_reference"),
                 quick=dict(data.get("quick", {})),
                 source=source,
             )
@@ -132,6 +134,11 @@ class Suite:
                 if label in labels:
                     raise InvalidParameterError(f"Suite {self.name}: two policies are labelled {label!r}.")
                 labels.add(label)
+        if self.time_reference is not None and self.time_reference not in labels:
+            raise InvalidParameterError(
+                f"Suite {self.name}: time_reference {self.time_reference!r} is not one of its policy labels "
+                f"({', '.join(sorted(labels))})."
+            )
 
     def scaled(self, *, rounds: int | None = None, seeds: int | None = None,
                tune_rounds: int | None = None) -> "Suite":

@@ -153,26 +153,40 @@ def improvement(table: pd.DataFrame, proposed: str | None, variants: set[str] = 
             f"({others.idxmin()})")
 
 
-def _markdown_table(table: pd.DataFrame) -> str:
-    best = table["final_regret_mean"].min()
-    lines = ["| policy | final regret | seconds/run | seeds |", "|---|---|---|---|"]
-    for name, row in table.iterrows():
-        cell = f"{row.final_regret_mean:.1f} ± {row.final_regret_std:.1f}"
-        cell = f"**{cell}**" if row.final_regret_mean == best else cell
-        lines.append(f"| {name} | {cell} | {row.seconds_mean:.2f} | {int(row.n_seeds)} |")
-    return "\n".join(lines)
+def relative_time(table: pd.DataFrame, reference: str | None) -> pd.Series | None:
+    """Each policy's seconds per run over ``reference``'s (paper 000 Fig. 5: NeuUCB-ONE = 1.0), or
+    ``None`` without a reference in the table."""
+    if reference is None or reference not in table.index or not table.loc[reference, "seconds_mean"]:
+        return None
+    return table["seconds_mean"] / table.loc[reference, "seconds_mean"]
 
 
-def _html_table(table: pd.DataFrame) -> str:
+def _table_rows(table: pd.DataFrame, reference: str | None, bold: tuple[str, str]) -> tuple[list[str], list[list[str]]]:
+    """Header and cells of the final-regret table, the best regret wrapped in ``bold``."""
     best = table["final_regret_mean"].min()
+    ratios = relative_time(table, reference)
+    header = ["policy", "final regret", "seconds/run"] + ([f"time ÷ {reference}"] if ratios is not None else [])
     rows = []
     for name, row in table.iterrows():
         cell = f"{row.final_regret_mean:.1f} ± {row.final_regret_std:.1f}"
-        cell = f"<b>{cell}</b>" if row.final_regret_mean == best else cell
-        rows.append(f"<tr><td>{html.escape(str(name))}</td><td>{cell}</td>"
-                    f"<td>{row.seconds_mean:.2f}</td><td>{int(row.n_seeds)}</td></tr>")
-    return ("<table><tr><th>policy</th><th>final regret</th><th>seconds/run</th><th>seeds</th></tr>"
-            + "".join(rows) + "</table>")
+        cell = f"{bold[0]}{cell}{bold[1]}" if row.final_regret_mean == best else cell
+        ratio = [f"{ratios[name]:.2f}"] if ratios is not None else []
+        rows.append([str(name), cell, f"{row.seconds_mean:.2f}", *ratio, str(int(row.n_seeds))])
+    return header + ["seeds"], rows
+
+
+def _markdown_table(table: pd.DataFrame, reference: str | None = None) -> str:
+    header, rows = _table_rows(table, reference, ("**", "**"))
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(cells) + " |" for cells in rows])
+
+
+def _html_table(table: pd.DataFrame, reference: str | None = None) -> str:
+    header, rows = _table_rows(table, reference, ("<b>", "</b>"))
+    cells = ["<tr>" + "".join(f"<td>{c if i == 1 else html.escape(c)}</td>" for i, c in enumerate(row)) + "</tr>"
+             for row in rows]
+    return ("<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>"
+            + "".join(cells) + "</table>")
 
 
 def write_report(store_dir: str | Path) -> tuple[Path, Path]:
@@ -197,7 +211,7 @@ def write_report(store_dir: str | Path) -> tuple[Path, Path]:
                     "</figcaption></figure>")
 
     final = [e for e in entries if e["status"] == "ok" and e["spec"]["phase"] == "final"]
-    proposed_of = _proposed_by_suite(store.root)
+    meta = {entry["suite"]: entry for entry in store.commands()}  # the suite's last command wins
     for suite in sorted({e["spec"]["suite"] for e in final}):
         md += [f"## {suite}", ""]
         body.append(f"<h2>{html.escape(suite)}</h2>")
@@ -209,9 +223,11 @@ def write_report(store_dir: str | Path) -> tuple[Path, Path]:
             slug = re.sub(r"[^A-Za-z0-9]+", "-", f"{suite}-{env}").strip("-")
             seeds = sorted({e["spec"]["seed"] for e in runs})
             rounds = runs[0]["spec"]["rounds"]
-            md += [f"### {env}", "", f"T = {rounds}, seeds {seeds}", "", _markdown_table(table), ""]
-            body += [f"<h3>{html.escape(env)}</h3>", f"<p>T = {rounds}, seeds {seeds}</p>", _html_table(table)]
-            proposed = proposed_of.get(suite)
+            reference = meta.get(suite, {}).get("time_reference")
+            md += [f"### {env}", "", f"T = {rounds}, seeds {seeds}", "", _markdown_table(table, reference), ""]
+            body += [f"<h3>{html.escape(env)}</h3>", f"<p>T = {rounds}, seeds {seeds}</p>",
+                     _html_table(table, reference)]
+            proposed = meta.get(suite, {}).get("proposed")
             variants = {e["spec"]["label"] for e in runs if e["spec"]["policy"] == proposed}
             note = improvement(table, proposed, variants)
             diagnostics = diagnostics_note(records)
@@ -229,7 +245,8 @@ def write_report(store_dir: str | Path) -> tuple[Path, Path]:
                 add_figure(effective_dim, f"{slug}-effective-dim.png", "effective dimension over t")
             md.append("")
 
-    _append_runs_and_provenance(store.root, entries, md, body, __version__)
+    _append_runs_and_provenance(store.root, entries, [c["command"] for c in store.commands()], md, body,
+                                __version__)
     html_path, md_path = store.root / "report.html", store.root / "report.md"
     style = ("body{font-family:sans-serif;max-width:1000px;margin:2em auto}table{border-collapse:collapse}"
              "td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px}img{max-width:100%}")
@@ -245,19 +262,8 @@ def _env_name(entry: dict[str, Any]) -> str:
     return env_label(entry["spec"]["env"], entry["spec"]["env_params"])
 
 
-def _proposed_by_suite(root: Path) -> dict[str, str]:
-    path = root / "commands.jsonl"
-    proposed: dict[str, str] = {}
-    if path.exists():
-        for line in path.read_text().splitlines():
-            entry = json.loads(line)
-            if entry.get("proposed"):
-                proposed[entry["suite"]] = entry["proposed"]
-    return proposed
-
-
-def _append_runs_and_provenance(root: Path, entries: list[dict[str, Any]], md: list[str], body: list[str],
-                                version: str) -> None:
+def _append_runs_and_provenance(root: Path, entries: list[dict[str, Any]], commands: list[str], md: list[str],
+                                body: list[str], version: str) -> None:
     md += ["## Every run in the store", "",
            "| run id | suite | phase | env | policy | params | seed | status | final regret |",
            "|---|---|---|---|---|---|---|---|---|"]
@@ -275,8 +281,6 @@ def _append_runs_and_provenance(root: Path, entries: list[dict[str, Any]], md: l
                 "</th><th>policy</th><th>params</th><th>seed</th><th>status</th><th>final regret / error</th></tr>"
                 + "".join(rows) + "</table>")
     chosen = {p.name: json.loads(p.read_text()) for p in sorted(root.glob("*.chosen.json"))}
-    commands = [json.loads(line)["command"] for line in (root / "commands.jsonl").read_text().splitlines()] \
-        if (root / "commands.jsonl").exists() else []
     import torch
 
     machine = f"{platform.platform()}, {platform.processor() or platform.machine()}, " \
