@@ -212,3 +212,20 @@ def test_improvement_compares_with_baselines_only() -> None:
         "mcnb's final regret is 16.7 % lower than the best baseline's (club)"
     assert "25.0 % higher" in improvement(table, "mcnb")  # without variants: vs mcnb-reference's 80
     assert improvement(table.loc[["mcnb", "mcnb-reference"]], "mcnb", {"mcnb-reference"}) == ""
+
+
+def test_swept_policies_get_a_sensitivity_figure_with_one_panel_per_parameter(tmp_path: Path) -> None:
+    suite = Suite.from_toml(TINY.replace('grid = { alpha = [0.1, 1.0] }', 'label = "lin-alpha"\nsweep = { alpha = [0.1, 1.0] }')
+                            + '\n[[policy]]\nkey = "linucb"\nlabel = "lin-l2"\nsweep = { l2_reg = [0.5, 2.0] }\n')
+    store = ResultStore(tmp_path)
+    assert not reproduce(suite, store, LocalBackend(1)).failed
+    _, md_path = write_report(tmp_path)
+    text = md_path.read_text()
+    for label in ("lin-alpha(alpha=0.1)", "lin-alpha(alpha=1.0)", "lin-l2(l2_reg=0.5)", "lin-l2(l2_reg=2.0)"):
+        assert f"| {label} |" in text
+    figure = tmp_path / "figures" / "tiny-classification-digits-sensitivity.png"
+    assert f"(figures/{figure.name})" in text
+    import matplotlib.image
+
+    height, width = matplotlib.image.imread(figure).shape[:2]
+    assert width > 1.8 * height  # two panels side by side (alpha and l2_reg), not one shared axis

@@ -112,14 +112,22 @@ def _sensitivity_figure(table: pd.DataFrame, title: str) -> bytes | None:
                 (value, row["final_regret_mean"], row["final_regret_std"]))
     if not groups:
         return None
-    fig, ax = plt.subplots(figsize=(5, 3.6))
-    for (name, param), points in groups.items():
-        points.sort()
-        x, y, e = map(np.array, zip(*points))
-        ax.errorbar(x, y, yerr=e, marker="o", capsize=3, label=f"{name}: {param}")
-    ax.set(xlabel="parameter value", ylabel="final regret", title=title)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    # one panel per swept parameter (paper 000 Figs. 6-7): their ranges differ (γ ≤ 0.5, ν ≥ 1.1)
+    params = sorted({param for _, param in groups})
+    fig, axes = plt.subplots(1, len(params), figsize=(4.2 * len(params), 3.6), sharey=True, squeeze=False)
+    for ax, param in zip(axes[0], params):
+        for (name, swept), points in groups.items():
+            if swept != param:
+                continue
+            points.sort()
+            x, y, e = map(np.array, zip(*points))
+            ax.errorbar(x, y, yerr=e, marker="o", capsize=3, label=name)
+        ax.set(xlabel=param)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    axes[0][0].set_ylabel("final regret (mean ± std)")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
     return _figure_bytes(fig)
 
 
