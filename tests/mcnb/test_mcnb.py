@@ -273,6 +273,24 @@ def test_warm_start_observes_one_sample_per_user_without_counting_a_round() -> N
     assert float(belief.width.min()) >= math.sqrt(1.0) + math.sqrt(2 * math.log(10)) - 1e-5
 
 
+def test_S_shifts_every_arm_equally_and_never_changes_a_choice() -> None:
+    """Alg. 1's user-side term √((S+1)/2μ) + √(2 ln(1/δ)/μ) depends on the served user, not the arm:
+    S moves all K scores by the same amount, so Fig. 7's sweep over S cannot change M-CNB's choices
+    (our mnist sweep gave identical curves for S from 0.1 to 5)."""
+    env = ClusteredEnv(n_users=5, n_clusters=2, n_arms=4, dim=5)
+    low, high = (build_policy("mcnb", env.info, seed=3, S=value, **SMALL) for value in (0.1, 5.0))
+    context = env.reset(seed=0)
+    for _ in range(25):
+        scores = [policy.select_with_scores(context) for policy in (low, high)]
+        gap = scores[1].scores - scores[0].scores
+        torch.testing.assert_close(gap, gap[:, :1].expand_as(gap))  # the same shift for every arm
+        assert float(gap[0, 0]) > 0 and torch.equal(scores[0].actions, scores[1].actions)
+        outcome = env.step(scores[0].actions)
+        for policy in (low, high):
+            policy.update(Feedback(context, scores[0].actions, outcome.rewards))
+        context = outcome.next_context
+
+
 def test_state_round_trip_and_determinism(tmp_path) -> None:  # type: ignore[no-untyped-def]
     env = ClusteredEnv(n_users=6, n_clusters=2, n_arms=4, dim=5)
     policy = build_policy("mcnb", env.info, seed=7, **SMALL)
