@@ -121,40 +121,22 @@ def test_bad_input_one_line_exit_2_nothing_written(args, message: str, tmp_path:
     assert not out.exists()
 
 
-SUITE = """
-name = "cli-tiny"
-description = "a tiny suite through the command line"
-rounds = 20
-seeds = 2
-tune_seeds = [100]
-proposed = "linucb"
-time_reference = "random"
-
-[[env]]
-spec = "classification:digits"
-
-[[policy]]
-key = "random"
-[[policy]]
-key = "linucb"
-grid = { alpha = [0.1, 1.0] }
-"""
-
 
 def test_reproduce_then_report_then_resume(tmp_path: Path) -> None:
-    """``reproduce`` logs its command and suite, ``report`` reads them; a second call runs nothing."""
-    (tmp_path / "tiny.toml").write_text(SUITE)
+    """``reproduce`` logs its command and suite, ``report`` reads them; a second call runs nothing.
+    The bundled ``mcnb-runtime`` suite (quick) sets ``time_reference``, as paper 000's Fig. 5 does."""
     out = tmp_path / "store"
-    result = cli_in_process("reproduce", str(tmp_path / "tiny.toml"), "--out", str(out), "--quiet")
+    result = cli_in_process("reproduce", "mcnb-runtime", "--quick", "--out", str(out), "--quiet")
     assert result.exit_code == 0, result.output
-    assert "6 runs done, 0 already stored, 0 failed" in result.output  # 2 grid points + 2 policies x 2 seeds
+    assert "4 runs done, 0 already stored, 0 failed" in result.output  # 4 policies x 1 seed, no grid
     logged = json.loads((out / "commands.jsonl").read_text().splitlines()[-1])
-    assert logged["suite"] == "cli-tiny" and logged["proposed"] == "linucb" and logged["time_reference"] == "random"
+    assert logged["suite"] == "mcnb-runtime" and logged["proposed"] == "mcnb"
+    assert logged["time_reference"] == "neuucb-one"
     assert cli_in_process("report", str(out)).exit_code == 0
     text = (out / "report.md").read_text()
-    assert "| policy | final regret | seconds/run | time ÷ random | seeds |" in text
-    random_row = next(line for line in text.splitlines() if line.startswith("| random |"))
-    assert random_row.split(" | ")[3] == "1.00"
+    assert "| policy | final regret | seconds/run | time ÷ neuucb-one | seeds |" in text
+    reference_row = next(line for line in text.splitlines() if line.startswith("| neuucb-one |"))
+    assert reference_row.split(" | ")[3] == "1.00"
     assert "- commands:\n  - `neuralbandits reproduce " in text
-    again = cli_in_process("reproduce", str(tmp_path / "tiny.toml"), "--out", str(out), "--quiet")
-    assert "0 runs done, 6 already stored" in again.output
+    again = cli_in_process("reproduce", "mcnb-runtime", "--quick", "--out", str(out), "--quiet")
+    assert "0 runs done, 4 already stored" in again.output

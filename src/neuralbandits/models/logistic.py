@@ -461,8 +461,9 @@ class NeuralLogitModel(nn.Module):
         The gradient is backpropagated by hand (:func:`tail_backward`; the cross-entropy's
         ``∂/∂f = μ(f) − r``), with no autograd graph: the fits are most of a run's time (O(T²) over a
         run), and a step is 1.8× faster than with autograd on h1, 1.4× on mnist's blocks
-        (``tests/logistic/test_logistic_policies.py`` checks it against GD by autograd).  Block samples are grouped by block once, so each step's first
-        layer and its gradient are one product per block.
+        (``tests/logistic/test_logistic_policies.py`` checks it against GD by autograd).  Block
+        samples are grouped by block once, so each step's first layer and its gradient are one
+        product per block.
         """
         n = self.buffer.n_samples
         if n == 0 or n_steps == 0:
