@@ -140,3 +140,14 @@ def test_reproduce_then_report_then_resume(tmp_path: Path) -> None:
     assert "- commands:\n  - `neuralbandits reproduce " in text
     again = cli_in_process("reproduce", "mcnb-runtime", "--quick", "--out", str(out), "--quiet")
     assert "0 runs done, 4 already stored" in again.output
+
+
+def test_reproduce_rejects_a_reused_search_that_does_not_fit_the_suite(tmp_path: Path) -> None:
+    chosen = tmp_path / "chosen.json"
+    chosen.write_text(json.dumps({"classification:elsewhere | linucb": {"alpha": 0.1}}))
+    out = tmp_path / "store"
+    result = cli_in_process("reproduce", "mcnb-classification", "--quick", "--settings-from", str(chosen),
+                            "--out", str(out), "--quiet")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: ") and "has no setting for" in result.stderr
+    assert "Traceback" not in result.stderr and not out.exists()

@@ -189,6 +189,50 @@ def test_grid_search_picks_the_lowest_mean_tuning_regret(tmp_path: Path) -> None
     assert set(finals["policy"]) >= {"random", "linucb"}
 
 
+def test_settings_from_an_earlier_search_skip_the_grid_and_set_the_reported_runs(tmp_path: Path) -> None:
+    short = Suite.from_toml(TINY.replace("rounds = 25", "rounds = 10"))
+    reproduce(short, ResultStore(tmp_path / "short"), LocalBackend(1))
+    chosen_file = tmp_path / "short" / "tiny.chosen.json"
+    # a choice the search would not make, to see that the file and not a new search decides
+    chosen_file.write_text(json.dumps({"classification:digits | linucb": {"alpha": 1.0},
+                                       "classification:other | linucb": {"alpha": 7.0}}))  # other pairs: ignored
+    long = Suite.from_toml(TINY.replace("rounds = 25", "rounds = 30"))
+    store = ResultStore(tmp_path / "long")
+    summary = reproduce(long, store, LocalBackend(1), settings_from=chosen_file)
+    assert summary.ran == 4 and not summary.failed  # the reported runs only: no grid search
+    specs = [entry["spec"] for entry in store.entries().values()]
+    assert {s["phase"] for s in specs} == {"final"} and {s["rounds"] for s in specs} == {30}
+    assert [s["params"] for s in specs if s["policy"] == "linucb"] == [{"alpha": 1.0}] * 2
+    assert json.loads((tmp_path / "long" / "tiny.chosen.json").read_text()) == {
+        "classification:digits | linucb": {"alpha": 1.0}}
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ({"classification:other | linucb": {"alpha": 0.1}}, "no setting for 'classification:digits | linucb'"),
+        ({"classification:digits | linucb": {"alpha": 0.5}}, "not a point of the grid"),
+        ([1, 2], "not a chosen-settings file"),
+    ],
+)
+def test_bad_settings_from_are_rejected_before_anything_runs(content: object, message: str, tmp_path: Path) -> None:
+    chosen_file = tmp_path / "chosen.json"
+    chosen_file.write_text(json.dumps(content))
+    store = ResultStore(tmp_path / "store")
+    with pytest.raises(InvalidParameterError, match=message):
+        reproduce(Suite.from_toml(TINY), store, LocalBackend(1), settings_from=chosen_file)
+    assert store.entries() == {}
+    with pytest.raises(InvalidParameterError, match="Cannot read chosen settings"):
+        reproduce(Suite.from_toml(TINY), store, LocalBackend(1), settings_from=tmp_path / "absent.json")
+
+
+def test_reported_runs_are_planned_seed_by_seed() -> None:
+    """A sweep stopped part-way then holds whole seeds of every policy and environment."""
+    jobs = Suite.from_toml(TINY.replace("seeds = 2", "seeds = 3")).final_jobs({})
+    seeds = [job.seed for job in jobs]
+    assert seeds == sorted(seeds) and seeds.count(0) == seeds.count(2) == 2
+
+
 def test_scaled_suite_changes_horizons_and_keeps_validation() -> None:
     suite = Suite.from_toml(TINY.replace("seeds = 2\n", "seeds = 2\ntune_rounds = 10\n"))
     assert {job.rounds for job in suite.tune_jobs()} == {10}

@@ -254,6 +254,9 @@ def reproduce(
     rounds: Optional[int] = typer.Option(None, help="Override the suite's horizon T of the reported runs."),
     seeds: Optional[int] = typer.Option(None, help="Override the suite's number of reported seeds."),
     tune_rounds: Optional[int] = typer.Option(None, help="Override the horizon of the grid search."),
+    settings_from: Optional[Path] = typer.Option(
+        None, help="Reuse the settings an earlier reproduce chose (its <suite>.chosen.json) instead of "
+                   "grid-searching again, e.g. to rerun a search's choices at a longer horizon."),
     quiet: bool = typer.Option(False, help="No progress bar."),
 ) -> None:
     """Grid-search each baseline on tuning seeds, then run the reported seeds; store every run."""
@@ -274,6 +277,10 @@ def reproduce(
     loaded = guarded(lambda: load_suite(suite).scaled(rounds=rounds, seeds=seeds, tune_rounds=tune_rounds))
     for env in loaded.settings(quick)[0]:  # every environment builds before any run starts
         guarded(lambda: _check_env(env.spec, env.params))
+    if settings_from is not None:  # a reused search must fit the suite before anything runs
+        from neuralbandits.experiments.reproduce import read_chosen
+
+        guarded(lambda: loaded.settings_from(read_chosen(settings_from), quick=quick, source=str(settings_from)))
     if backend == "ray":
         from neuralbandits.experiments.backends.ray import RayBackend
 
@@ -287,9 +294,9 @@ def reproduce(
     store.record_command(command, loaded)
     from tqdm import tqdm
 
-    with tqdm(total=job_count(loaded, quick), unit="run", disable=quiet, file=sys.stderr,
-              desc=loaded.name) as bar:
-        summary = run_suite(loaded, store, engine, quick=quick, progress=bar.update)
+    with tqdm(total=job_count(loaded, quick, tune=settings_from is None), unit="run", disable=quiet,
+              file=sys.stderr, desc=loaded.name) as bar:
+        summary = run_suite(loaded, store, engine, quick=quick, progress=bar.update, settings_from=settings_from)
     typer.echo(f"{loaded.name}: {summary.ran} runs done, {summary.skipped} already stored, "
                f"{len(summary.failed)} failed; store: {out}")
     for label, error in summary.failed:

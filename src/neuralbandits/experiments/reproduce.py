@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -16,6 +17,7 @@ from neuralbandits.experiments.backends import Backend
 from neuralbandits.experiments.store import ResultStore
 from neuralbandits.experiments.suite import Suite
 from neuralbandits.experiments.sweep import RunSpec
+from neuralbandits.validation import InvalidParameterError
 
 
 @dataclass
@@ -65,17 +67,40 @@ def choose_settings(suite: Suite, store: ResultStore, tune_jobs: list[RunSpec]) 
 
 
 def reproduce(suite: Suite, store: ResultStore, backend: Backend, *, quick: bool = False,
-              progress: Callable[[int], None] | None = None) -> ReproduceSummary:
+              progress: Callable[[int], None] | None = None,
+              settings_from: Path | None = None) -> ReproduceSummary:
+    """Grid search on the tuning seeds, then the reported seeds with the chosen settings.
+
+    ``settings_from``: a ``<suite>.chosen.json`` written by an earlier ``reproduce`` (e.g. at a shorter
+    horizon); its choices are used as they are and no grid search runs. They are checked against the
+    suite before anything runs."""
     summary = ReproduceSummary()
-    tune_jobs = suite.tune_jobs(quick)
-    _run(tune_jobs, store, backend, summary, progress)
-    chosen = choose_settings(suite, store, tune_jobs)
+    if settings_from is None:
+        tune_jobs = suite.tune_jobs(quick)
+        _run(tune_jobs, store, backend, summary, progress)
+        chosen = choose_settings(suite, store, tune_jobs)
+    else:
+        chosen = suite.settings_from(read_chosen(settings_from), quick=quick, source=str(settings_from))
     summary.chosen = {f"{env} | {name}": params for (env, name), params in chosen.items()}
     (store.root / f"{suite.name}.chosen.json").write_text(json.dumps(summary.chosen, indent=2) + "\n")
     _run(suite.final_jobs(chosen, quick), store, backend, summary, progress)
     return summary
 
 
-def job_count(suite: Suite, quick: bool) -> int:
+def read_chosen(path: Path) -> dict[str, dict[str, Any]]:
+    """A ``<suite>.chosen.json``, with a clear error when it is missing or not such a file."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise InvalidParameterError(f"Cannot read chosen settings from {path}: {error}") from None
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        raise InvalidParameterError(
+            f"{path} is not a chosen-settings file: expected a JSON object "
+            '{"<env> | <policy>": {"<parameter>": value, ...}, ...} as reproduce writes it.'
+        )
+    return data
+
+
+def job_count(suite: Suite, quick: bool, *, tune: bool = True) -> int:
     """Upper bound on the runs of a reproduction (for progress bars)."""
-    return len(suite.tune_jobs(quick)) + len(suite.final_jobs({}, quick))
+    return (len(suite.tune_jobs(quick)) if tune else 0) + len(suite.final_jobs({}, quick))

@@ -17,7 +17,7 @@ import sys
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from neuralbandits.experiments.sweep import RunSpec, env_label, expand_grid
 from neuralbandits.validation import InvalidParameterError, check_params
@@ -187,20 +187,54 @@ class Suite:
         return jobs
 
     def final_jobs(self, chosen: dict[tuple[str, str], dict[str, Any]], quick: bool = False) -> list[RunSpec]:
-        """The reported runs: seeds ``0..seeds-1``, each gridded policy with its chosen setting."""
+        """The reported runs: seeds ``0..seeds-1``, each gridded policy with its chosen setting.
+
+        Seed-major order: a sweep stopped part-way has whole seeds (every environment and policy on
+        seeds 0..k), which compare fairly, rather than some policies on all seeds and others on none."""
         envs, rounds, seeds, _ = self.settings(quick)
         jobs = []
-        for env in envs:
-            for entry in self.policies:
-                setting = chosen.get((env_label(env.spec, env.params), entry.name), {})
-                for label, params in entry.variants():
-                    for seed in range(seeds):
+        for seed in range(seeds):
+            for env in envs:
+                for entry in self.policies:
+                    setting = chosen.get((env_label(env.spec, env.params), entry.name), {})
+                    for label, params in entry.variants():
                         jobs.append(RunSpec(
                             suite=self.name, env=env.spec, env_params=env.params, policy=entry.key,
                             params=self._params(entry, setting, quick, base=params),
                             rounds=rounds, seed=seed, label=label, phase="final",
                         ))
         return jobs
+
+    def settings_from(self, chosen: Mapping[str, Mapping[str, Any]], *, quick: bool = False,
+                      source: str = "chosen settings") -> dict[tuple[str, str], dict[str, Any]]:
+        """An earlier grid search's choices (a ``<suite>.chosen.json``: ``"env | policy" → setting``),
+        checked against this suite: every gridded policy on every environment needs a setting, and
+        each setting must be a point of the policy's grid. Entries for other pairs are ignored."""
+        envs = self.settings(quick)[0]
+        picked: dict[tuple[str, str], dict[str, Any]] = {}
+        missing = []
+        for env in envs:
+            for entry in self.policies:
+                grid = self._grid(entry, quick)
+                if not grid or grid == [{}]:
+                    continue
+                key = f"{env_label(env.spec, env.params)} | {entry.name}"
+                if key not in chosen:
+                    missing.append(key)
+                    continue
+                setting = dict(chosen[key])
+                if setting not in grid:
+                    raise InvalidParameterError(
+                        f"{source}: the setting {setting} for {key!r} is not a point of the grid of "
+                        f"suite {self.name} ({entry.grid})."
+                    )
+                picked[(env_label(env.spec, env.params), entry.name)] = setting
+        if missing:
+            raise InvalidParameterError(
+                f"{source} has no setting for {', '.join(map(repr, missing))}; suite {self.name} grid-searches "
+                "these pairs, so a reused search must cover them."
+            )
+        return picked
 
     def _grid(self, entry: PolicyEntry, quick: bool) -> list[dict[str, Any]]:
         grid = entry.grid
