@@ -110,6 +110,18 @@ def test_report_lists_every_run_and_marks_the_best(tmp_path: Path) -> None:
     assert "<th>time ÷ random</th>" in page
 
 
+def test_report_rows_follow_the_suite_not_the_order_runs_finished_in(tmp_path: Path) -> None:
+    store = ResultStore(tmp_path)
+    reproduce(Suite.from_toml(TINY), store, LocalBackend(1))
+    swapped = TINY.replace('key = "random"', 'key = "linucb"\ngrid = { alpha = [0.1, 1.0] }', 1)
+    swapped = swapped[: swapped.rindex("[[policy]]")] + '[[policy]]\nkey = "random"\n'
+    for text, expected in ((TINY, ["| random", "| linucb"]), (swapped, ["| linucb", "| random"])):
+        store.record_command("neuralbandits reproduce tiny.toml", Suite.from_toml(text))  # same runs
+        rows = [line.split(" | ")[0] for line in write_report(tmp_path)[1].read_text().splitlines()
+                if line.startswith(("| random |", "| linucb |"))]
+        assert rows == expected
+
+
 TINY_LOGISTIC = """
 name = "tiny-logistic"
 description = "a tiny suite with policies that record diagnostics"

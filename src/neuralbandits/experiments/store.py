@@ -33,7 +33,8 @@ class ResultStore:
     def record_command(self, command: str, suite: Suite) -> None:
         """Log a command that filled the store, with what the report needs of its suite."""
         entry = {"suite": suite.name, "command": command, "proposed": suite.proposed,
-                 "time_reference": suite.time_reference, "time": time.time()}
+                 "time_reference": suite.time_reference, "time": time.time(),
+                 "policies": [label for policy in suite.policies for label, _ in policy.variants()]}
         with self.commands_path.open("a") as handle:
             handle.write(json.dumps(entry) + "\n")
 

@@ -142,6 +142,15 @@ def final_table(records: pd.DataFrame) -> pd.DataFrame:
     })
 
 
+def in_suite_order(table: pd.DataFrame, order: list[str] | None) -> pd.DataFrame:
+    """Rows in the suite file's order (the store's order is the order runs finished in); labels the
+    suite does not name (runs of an older version of it) go last, in store order."""
+    if not order:
+        return table
+    rank = {label: i for i, label in enumerate(order)}
+    return table.loc[sorted(table.index, key=lambda label: rank.get(label, len(rank)))]
+
+
 def improvement(table: pd.DataFrame, proposed: str | None, variants: set[str] = frozenset()) -> str:  # type: ignore[assignment]
     """``proposed``'s final regret vs the best baseline, as a % reduction (negative = worse).
 
@@ -227,7 +236,7 @@ def write_report(store_dir: str | Path) -> tuple[Path, Path]:
         for env in sorted({_env_name(e) for e in suite_runs}):
             runs = [e for e in suite_runs if _env_name(e) == env]
             records = store.records([e["run_id"] for e in runs])
-            table = final_table(records)
+            table = in_suite_order(final_table(records), meta.get(suite, {}).get("policies"))
             slug = re.sub(r"[^A-Za-z0-9]+", "-", f"{suite}-{env}").strip("-")
             seeds = sorted({e["spec"]["seed"] for e in runs})
             rounds = runs[0]["spec"]["rounds"]
