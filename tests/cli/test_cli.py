@@ -130,6 +130,7 @@ def test_reproduce_then_report_then_resume(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "4 runs done, 0 already stored, 0 failed" in result.output  # 4 policies x 1 seed, no grid
     logged = json.loads((out / "commands.jsonl").read_text().splitlines()[-1])
+    assert logged["command"] == f"neuralbandits reproduce mcnb-runtime --out {out} --quick --quiet"
     assert logged["suite"] == "mcnb-runtime" and logged["proposed"] == "mcnb"
     assert logged["time_reference"] == "neuucb-one"
     assert cli_in_process("report", str(out)).exit_code == 0

@@ -242,8 +242,25 @@ def bench(
         typer.echo(f"\nwrote {json_path}")
 
 
+def command_line(ctx: typer.Context) -> str:
+    """The invoked command, rebuilt from its parsed values (options left at their defaults are
+    omitted), so the store logs what ran however the command was called (shell or test runner)."""
+    import shlex
+
+    parts = ["neuralbandits", ctx.info_name or ""]
+    for param in ctx.command.params:  # by param_type_name: typer may bring its own copy of click
+        value = ctx.params.get(param.name or "")
+        if param.param_type_name == "argument":
+            parts.append(shlex.quote(str(value)))
+        elif value is not None and value != param.default:
+            flag = getattr(param, "is_flag", False)
+            parts.append(param.opts[0] if flag else f"{param.opts[0]} {shlex.quote(str(value))}")
+    return " ".join(parts)
+
+
 @app.command()
 def reproduce(
+    ctx: typer.Context,
     suite: str = typer.Argument(..., help="Suite name (see --list) or a path to a suite .toml."),
     out: Path = typer.Option(..., help="Result store folder (runs are added; finished runs are skipped)."),
     quick: bool = typer.Option(False, help="The suite's small smoke version (minutes, not hours)."),
@@ -261,7 +278,6 @@ def reproduce(
 ) -> None:
     """Grid-search each baseline on tuning seeds, then run the reported seeds; store every run."""
     import os
-    import shlex
 
     from neuralbandits.experiments.reproduce import job_count
     from neuralbandits.experiments.reproduce import reproduce as run_suite
@@ -290,8 +306,7 @@ def reproduce(
 
         engine = LocalBackend(workers)
     store = ResultStore(out)
-    command = "neuralbandits reproduce " + " ".join(shlex.quote(a) for a in sys.argv[2:])
-    store.record_command(command, loaded)
+    store.record_command(command_line(ctx), loaded)
     from tqdm import tqdm
 
     with tqdm(total=job_count(loaded, quick, tune=settings_from is None), unit="run", disable=quiet,
