@@ -206,15 +206,17 @@ def test_settings_from_an_earlier_search_skip_the_grid_and_set_the_reported_runs
     reproduce(short, ResultStore(tmp_path / "short"), LocalBackend(1))
     chosen_file = tmp_path / "short" / "tiny.chosen.json"
     # a choice the search would not make, to see that the file and not a new search decides
-    chosen_file.write_text(json.dumps({"classification:digits | linucb": {"alpha": 1.0},
+    chosen_file.write_text(json.dumps({"classification:digits | linucb": {"alpha": 1.0, "l2_reg": 0.5},
                                        "classification:other | linucb": {"alpha": 7.0}}))  # other pairs: ignored
-    long = Suite.from_toml(TINY.replace("rounds = 25", "rounds = 30"))
+    # reproduce records every parameter of the chosen runs; those the suite fixes must agree
+    long = Suite.from_toml(TINY.replace("rounds = 25", "rounds = 30").replace(
+        "grid = { alpha", "params = { l2_reg = 0.5 }\ngrid = { alpha"))
     store = ResultStore(tmp_path / "long")
     summary = reproduce(long, store, LocalBackend(1), settings_from=chosen_file)
     assert summary.ran == 4 and not summary.failed  # the reported runs only: no grid search
     specs = [entry["spec"] for entry in store.entries().values()]
     assert {s["phase"] for s in specs} == {"final"} and {s["rounds"] for s in specs} == {30}
-    assert [s["params"] for s in specs if s["policy"] == "linucb"] == [{"alpha": 1.0}] * 2
+    assert [s["params"] for s in specs if s["policy"] == "linucb"] == [{"l2_reg": 0.5, "alpha": 1.0}] * 2
     assert json.loads((tmp_path / "long" / "tiny.chosen.json").read_text()) == {
         "classification:digits | linucb": {"alpha": 1.0}}
 
@@ -224,6 +226,7 @@ def test_settings_from_an_earlier_search_skip_the_grid_and_set_the_reported_runs
     [
         ({"classification:other | linucb": {"alpha": 0.1}}, "no setting for 'classification:digits | linucb'"),
         ({"classification:digits | linucb": {"alpha": 0.5}}, "not a point of the grid"),
+        ({"classification:digits | linucb": {"alpha": 0.1, "l2_reg": 0.5}}, "chosen with {'l2_reg': 0.5}, but suite tiny sets {'l2_reg': '<default>'}"),
         ([1, 2], "not a chosen-settings file"),
     ],
 )

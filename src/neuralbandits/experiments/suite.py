@@ -223,12 +223,21 @@ class Suite:
                     missing.append(key)
                     continue
                 setting = dict(chosen[key])
-                if setting not in grid:
+                point = {name: setting[name] for name in entry.grid if name in setting}
+                if point not in grid:
                     raise InvalidParameterError(
                         f"{source}: the setting {setting} for {key!r} is not a point of the grid of "
                         f"suite {self.name} ({entry.grid})."
                     )
-                picked[(env_label(env.spec, env.params), entry.name)] = setting
+                fixed = self._params(entry, {}, quick)  # the rest was chosen under the suite's fixed values
+                differ = {name: value for name, value in setting.items()
+                          if name not in point and fixed.get(name, "<default>") != value}
+                if differ:
+                    raise InvalidParameterError(
+                        f"{source}: {key!r} was chosen with {differ}, but suite {self.name} sets "
+                        f"{ {name: fixed.get(name, '<default>') for name in differ} }."
+                    )
+                picked[(env_label(env.spec, env.params), entry.name)] = point
         if missing:
             raise InvalidParameterError(
                 f"{source} has no setting for {', '.join(map(repr, missing))}; suite {self.name} grid-searches "
