@@ -9,7 +9,7 @@ import torch
 from torch.func import functional_call, grad
 
 from neuralbandits.models.bank import LearnerBank, SampleInputs, members_as_modules
-from neuralbandits.models.networks import MLP, NetworkConfig
+from neuralbandits.models.networks import MLP, NetworkConfig, encode_blocks, first_layer_by_block, group_by_block
 from neuralbandits.models.training import MaskedAdam, half_squared_loss
 from neuralbandits.types import BlockArms
 
@@ -81,6 +81,19 @@ def test_block_inputs_equal_dense_encoding() -> None:
     )
     torch.testing.assert_close(bank.predict_all(arms.index(slice(0, 1))),
                                bank.predict_arms(torch.arange(2), BlockArms(arms.contexts[:1].expand(2, -1), n_arms)))
+
+
+@pytest.mark.parametrize("block_ids", [[2, 0, 2, 3, 0], [1, 1, 1, 1, 1], []])  # blocks empty, all in one, no sample
+def test_first_layer_by_block_equals_the_long_vectors(block_ids: list[int]) -> None:
+    n_blocks, d_x, width = 4, 3, 5
+    weight = torch.randn(width, n_blocks * d_x)
+    block_ids_t = torch.tensor(block_ids, dtype=torch.int64)
+    contexts = torch.randn(len(block_ids), d_x)
+    order, counts = group_by_block(block_ids_t, n_blocks)
+    assert sum(counts) == len(block_ids) and block_ids_t[order].tolist() == sorted(block_ids)
+    hidden = first_layer_by_block(weight, contexts[order].split(counts))
+    long_vectors = encode_blocks(contexts[None], block_ids_t[None], n_blocks)[0]  # (N, K·d_x)
+    torch.testing.assert_close(hidden, long_vectors[order] @ weight.T)
 
 
 @pytest.mark.parametrize("block", [False, True])

@@ -31,7 +31,13 @@ from torch import Tensor, nn
 from neuralbandits.models.bank import LearnerBank
 from neuralbandits.models.design import DiagonalDesign, FullDesign
 from neuralbandits.models.gradient_features import FactoredGradients
-from neuralbandits.models.networks import NetworkConfig, tail_backward, tail_forward
+from neuralbandits.models.networks import (
+    NetworkConfig,
+    first_layer_by_block,
+    group_by_block,
+    tail_backward,
+    tail_forward,
+)
 from neuralbandits.models.training import SampleBuffer
 from neuralbandits.types import ArmFeatures, BlockArms, Context
 from neuralbandits.validation import InvalidParameterError
@@ -493,9 +499,7 @@ class NeuralLogitModel(nn.Module):
         features, targets = self.buffer.features[:n], self.buffer.targets[:n]
         if not self.blocked:
             return features, targets
-        block_ids = self.buffer.block_ids[:n]
-        order = torch.argsort(block_ids, stable=True)
-        counts = torch.bincount(block_ids, minlength=self.bank.n_blocks).tolist()
+        order, counts = group_by_block(self.buffer.block_ids[:n], self.bank.n_blocks)
         return list(features[order].split(counts)), targets[order]
 
     @torch.no_grad()
@@ -504,8 +508,7 @@ class NeuralLogitModel(nn.Module):
         """Mean binary cross-entropy of the samples and its gradient (member 0 of the bank)."""
         weight = params["first.weight"][0]
         if self.blocked:
-            blocks = weight.view(self.bank.width, self.bank.n_blocks, -1)
-            hidden = torch.cat([piece @ blocks[:, k, :].T for k, piece in enumerate(features)])
+            hidden = first_layer_by_block(weight, features)
         else:
             hidden = features @ weight.T
         tail = {name: params[name] for name in params if name.startswith("tail.")}

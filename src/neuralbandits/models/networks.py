@@ -10,6 +10,7 @@ outer product ``δ ⊗ x`` (see :mod:`neuralbandits.models.gradient_features`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import torch
 from torch import Tensor, nn
@@ -167,6 +168,24 @@ def first_layer_one_block(
     if bias is not None:
         hidden = hidden + bias[:, None, :]
     return hidden
+
+
+def group_by_block(block_ids: Tensor, n_blocks: int) -> tuple[Tensor, list[int]]:
+    """The stable order that sorts samples by block ``(N,)``, and the number of samples per block."""
+    return torch.argsort(block_ids, stable=True), torch.bincount(block_ids, minlength=n_blocks).tolist()
+
+
+def first_layer_by_block(weight: Tensor, pieces: Sequence[Tensor]) -> Tensor:
+    """One network's first layer on block samples grouped by block: weight ``(m, K·d_x)``,
+    ``pieces[k]`` ``(n_k, d_x)`` the contexts of the samples in block ``k`` → ``(Σ n_k, m)`` in the
+    pieces' order.
+
+    One product per block with a strided view of that block's weights: no copy of ``W_1`` per
+    sample (a gather of one block per sample was 25× slower for 100 mnist samples) and not the
+    ``K×`` arithmetic of the encoded "long vectors"."""
+    blocks = weight.view(weight.shape[0], len(pieces), -1)
+    products = [piece @ blocks[:, k, :].T for k, piece in enumerate(pieces) if len(piece)]
+    return torch.cat(products) if products else weight.new_zeros(0, weight.shape[0])
 
 
 def first_layer_gradient(delta: Tensor, features: Tensor, block_ids: Tensor | None, n_blocks: int) -> Tensor:

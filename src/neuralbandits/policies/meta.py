@@ -16,7 +16,13 @@ from torch import Tensor
 
 from neuralbandits.models.bank import LearnerBank
 from neuralbandits.models.clustering import relative_cluster
-from neuralbandits.models.networks import NetworkConfig, tail_backward, tail_forward
+from neuralbandits.models.networks import (
+    NetworkConfig,
+    first_layer_by_block,
+    group_by_block,
+    tail_backward,
+    tail_forward,
+)
 from neuralbandits.models.training import (
     MaskedAdam,
     SampleBuffer,
@@ -200,9 +206,9 @@ class MCNB(ScorePolicy):
         """``W_1 x`` for samples ``(N, d)`` or block contexts ``(N, d_x)`` with block ids ``(N,)``."""
         if block_ids is None:
             return features @ weight.T
-        blocks = weight.view(weight.shape[0], self.info.n_arms, -1)  # (m, K, d_x)
-        chosen = blocks.index_select(1, block_ids)  # (m, N, d_x)
-        return torch.einsum("mnd,nd->nm", chosen, features)
+        order, counts = group_by_block(block_ids, self.info.n_arms)
+        grouped = first_layer_by_block(weight, features[order].split(counts))
+        return torch.empty_like(grouped).index_copy_(0, order, grouped)  # back to the samples' order
 
     # -- clustering (line 7) ----------------------------------------------------------------------
     @torch.no_grad()
