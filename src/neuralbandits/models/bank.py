@@ -254,8 +254,8 @@ class LearnerBank(nn.Module):
                 hidden = first_layer_blocks(part["first.weight"], bias, arms.contexts, self.n_blocks)
             else:
                 hidden = first_layer_shared(part["first.weight"], bias, arms[0])
-            if in_place:  # f = ReLU(h) w_2ᵀ (+ b_2): ReLU in place, then a batched matrix-vector product
-                output = (hidden.relu_() @ part["tail.1.weight"].transpose(1, 2))[..., 0]
+            if in_place:  # f = w_2 · ReLU(h) (+ b_2), without allocating ReLU(h) or the product
+                output = hidden.relu_().mul_(part["tail.1.weight"]).sum(-1)
                 outputs.append(output + part["tail.1.bias"] if "tail.1.bias" in part else output)
             else:
                 outputs.append(self._tail_forward(part, hidden))
