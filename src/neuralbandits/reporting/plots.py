@@ -30,22 +30,25 @@ def line_style(index: int) -> dict[str, object]:
     return {"color": plt.get_cmap("tab10")(index % 10), "linestyle": ("-", "--", ":")[(index // 10) % 3]}
 
 
-def draw_curves(ax, records: pd.DataFrame, column: str) -> None:  # type: ignore[no-untyped-def]
-    """``column`` of every policy that has it on ``ax``: mean line and ± std band over seeds.  A policy
-    keeps its colour (its place in ``records``) whether or not the others have the column."""
+def draw_curves(ax, records: pd.DataFrame, column: str, *, floor: float | None = None) -> None:  # type: ignore[no-untyped-def]
+    """``column`` of every policy that has it on ``ax``: mean line and ± std band over seeds, the band
+    cut at ``floor`` (a value the column cannot go below).  A policy keeps its colour (its place in
+    ``records``) whether or not the others have the column."""
     curves = mean_curves(records, column)
     for index, policy in enumerate(dict.fromkeys(records["policy"])):
         c = curves[curves["policy"] == policy]
         if c.empty:
             continue
         ax.plot(c["t"], c["mean"], label=policy, linewidth=1.6, **line_style(index))
-        ax.fill_between(c["t"], c["mean"] - c["std"], c["mean"] + c["std"],
+        lower = c["mean"] - c["std"]
+        ax.fill_between(c["t"], lower if floor is None else lower.clip(lower=floor), c["mean"] + c["std"],
                         color=line_style(index)["color"], alpha=0.18, linewidth=0)
 
 
 def draw_regret(ax, records: pd.DataFrame) -> None:  # type: ignore[no-untyped-def]
-    """Cumulative regret of every policy on ``ax``: mean line and ± std band."""
-    draw_curves(ax, records, "cumulative_regret")
+    """Cumulative regret of every policy on ``ax``: mean line and ± std band (never below 0: a
+    policy whose seeds differ widely would otherwise show a band of impossible negative regret)."""
+    draw_curves(ax, records, "cumulative_regret", floor=0.0)
 
 
 def plot_regret(records: pd.DataFrame, path: Path, *, title: str = "") -> Path:
