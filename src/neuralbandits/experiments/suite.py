@@ -208,42 +208,46 @@ class Suite:
     def settings_from(self, chosen: Mapping[str, Mapping[str, Any]], *, quick: bool = False,
                       source: str = "chosen settings") -> dict[tuple[str, str], dict[str, Any]]:
         """An earlier grid search's choices (a ``<suite>.chosen.json``: ``"env | policy" → setting``),
-        checked against this suite: every gridded policy on every environment needs a setting, and
-        each setting must be a point of the policy's grid. Entries for other pairs are ignored."""
-        envs = self.settings(quick)[0]
+        checked against this suite: every gridded policy on every environment needs a setting, each
+        setting must be a point of the policy's grid, and the parameters it was chosen under must be
+        the ones the suite fixes. Entries for other pairs are ignored."""
         picked: dict[tuple[str, str], dict[str, Any]] = {}
         missing = []
-        for env in envs:
+        for env in self.settings(quick)[0]:
             for entry in self.policies:
                 grid = self._grid(entry, quick)
                 if not grid or grid == [{}]:
                     continue
-                key = f"{env_label(env.spec, env.params)} | {entry.name}"
-                if key not in chosen:
+                pair = (env_label(env.spec, env.params), entry.name)
+                key = " | ".join(pair)
+                if key in chosen:
+                    picked[pair] = self._reused_point(entry, grid, dict(chosen[key]), quick, f"{source}: {key!r}")
+                else:
                     missing.append(key)
-                    continue
-                setting = dict(chosen[key])
-                point = {name: setting[name] for name in entry.grid if name in setting}
-                if point not in grid:
-                    raise InvalidParameterError(
-                        f"{source}: the setting {setting} for {key!r} is not a point of the grid of "
-                        f"suite {self.name} ({entry.grid})."
-                    )
-                fixed = self._params(entry, {}, quick)  # the rest was chosen under the suite's fixed values
-                differ = {name: value for name, value in setting.items()
-                          if name not in point and fixed.get(name, "<default>") != value}
-                if differ:
-                    raise InvalidParameterError(
-                        f"{source}: {key!r} was chosen with {differ}, but suite {self.name} sets "
-                        f"{ {name: fixed.get(name, '<default>') for name in differ} }."
-                    )
-                picked[(env_label(env.spec, env.params), entry.name)] = point
         if missing:
             raise InvalidParameterError(
                 f"{source} has no setting for {', '.join(map(repr, missing))}; suite {self.name} grid-searches "
                 "these pairs, so a reused search must cover them."
             )
         return picked
+
+    def _reused_point(self, entry: PolicyEntry, grid: list[dict[str, Any]], setting: dict[str, Any],
+                      quick: bool, where: str) -> dict[str, Any]:
+        """The grid point of a reused choice (a chosen file records every parameter of the run)."""
+        point = {name: setting[name] for name in entry.grid if name in setting}
+        if point not in grid:
+            raise InvalidParameterError(
+                f"{where}: the setting {setting} is not a point of the grid of suite {self.name} ({entry.grid})."
+            )
+        fixed = self._params(entry, {}, quick)
+        differ = {name: value for name, value in setting.items()
+                  if name not in point and fixed.get(name, "<default>") != value}
+        if differ:
+            raise InvalidParameterError(
+                f"{where} was chosen with {differ}, but suite {self.name} sets "
+                f"{ {name: fixed.get(name, '<default>') for name in differ} }."
+            )
+        return point
 
     def _grid(self, entry: PolicyEntry, quick: bool) -> list[dict[str, Any]]:
         grid = entry.grid
