@@ -30,7 +30,8 @@ def line_style(index: int) -> dict[str, object]:
     return {"color": plt.get_cmap("tab10")(index % 10), "linestyle": ("-", "--", ":")[(index // 10) % 3]}
 
 
-def draw_curves(ax, records: pd.DataFrame, column: str, *, floor: float | None = None) -> None:  # type: ignore[no-untyped-def]
+def draw_curves(ax, records: pd.DataFrame, column: str,  # type: ignore[no-untyped-def]
+                *, floor: float | None = None) -> None:
     """``column`` of every policy that has it on ``ax``: mean line and ± std band over seeds, the band
     cut at ``floor`` (a value the column cannot go below).  A policy keeps its colour (its place in
     ``records``) whether or not the others have the column."""

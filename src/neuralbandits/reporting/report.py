@@ -142,13 +142,14 @@ def final_table(records: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def in_suite_order(table: pd.DataFrame, order: list[str] | None) -> pd.DataFrame:
-    """Rows in the suite file's order (the store's order is the order runs finished in); labels the
-    suite does not name (runs of an older version of it) go last, in store order."""
+def in_suite_order(runs: list[dict[str, Any]], order: list[str] | None) -> list[dict[str, Any]]:
+    """Store entries with their policies in the suite file's order (the store's order is the order
+    runs finished in), so that tables, curves and legends follow the suite; labels the suite does
+    not name (runs of an older version of it) go last, in store order."""
     if not order:
-        return table
+        return runs
     rank = {label: i for i, label in enumerate(order)}
-    return table.loc[sorted(table.index, key=lambda label: rank.get(label, len(rank)))]
+    return sorted(runs, key=lambda e: rank.get(e["spec"]["label"] or e["spec"]["policy"], len(rank)))
 
 
 def improvement(table: pd.DataFrame, proposed: str | None, variants: set[str] = frozenset()) -> str:  # type: ignore[assignment]
@@ -234,9 +235,9 @@ def write_report(store_dir: str | Path) -> tuple[Path, Path]:
         body.append(f"<h2>{html.escape(suite)}</h2>")
         suite_runs = [e for e in final if e["spec"]["suite"] == suite]
         for env in sorted({_env_name(e) for e in suite_runs}):
-            runs = [e for e in suite_runs if _env_name(e) == env]
+            runs = in_suite_order([e for e in suite_runs if _env_name(e) == env], meta.get(suite, {}).get("policies"))
             records = store.records([e["run_id"] for e in runs])
-            table = in_suite_order(final_table(records), meta.get(suite, {}).get("policies"))
+            table = final_table(records)
             slug = re.sub(r"[^A-Za-z0-9]+", "-", f"{suite}-{env}").strip("-")
             seeds = sorted({e["spec"]["seed"] for e in runs})
             rounds = runs[0]["spec"]["rounds"]
