@@ -101,12 +101,14 @@ def test_network_bonus_matches_slow_reference(key: str, info: ProblemInfo) -> No
             break
 
 
+@pytest.mark.parametrize("inputs", [{}, {"input_transform": "none", "init": "pytorch"}], ids=["duplicated", "plain"])
 @pytest.mark.parametrize("from_init", [False, True], ids=["warm", "from-init"])
 @pytest.mark.parametrize("info", [DENSE, BLOCK], ids=["dense", "block"])
-def test_network_fit_matches_autograd_gradient_descent(info: ProblemInfo, from_init: bool) -> None:
-    """The hand-backpropagated full-batch GD = GD by autograd on a plain copy of the network."""
+def test_network_fit_matches_autograd_gradient_descent(info: ProblemInfo, from_init: bool, inputs: dict) -> None:
+    """The hand-backpropagated full-batch GD (on ``x`` alone for duplicated inputs ``(x, x)``) = GD by
+    autograd on a plain copy of the network on the stored inputs."""
     policy = build_policy("neurallog-ucb-2", info, seed=2, lambda_schedule="fixed", width=6, n_steps=0,
-                          train_every=1000)
+                          train_every=1000, **inputs)
     play(policy, info, 9, seed=4)  # stores 9 samples without training
     model, n_steps, lr, c_reg, l2_reg = policy.model, 5, 0.05, 3.0, 0.7
     start = {n: v[0].detach().clone() for n, v in model.bank.stacked().items()}
