@@ -122,6 +122,31 @@ def test_report_rows_follow_the_suite_not_the_order_runs_finished_in(tmp_path: P
         assert rows == expected
 
 
+TWO_ENVS = """
+name = "two-envs"
+description = "environments listed against their text order"
+rounds = 10
+seeds = 1
+
+[[env]]
+spec = "classification:digits"
+params = { users = "random", n_users = 3 }
+[[env]]
+spec = "classification:digits"
+
+[[policy]]
+key = "random"
+"""
+
+
+def test_report_sections_follow_the_suites_environments(tmp_path: Path) -> None:
+    store = ResultStore(tmp_path)
+    reproduce(Suite.from_toml(TWO_ENVS), store, LocalBackend(1))
+    store.record_command("neuralbandits reproduce two-envs.toml", Suite.from_toml(TWO_ENVS))  # as the CLI does
+    headings = [line for line in write_report(tmp_path)[1].read_text().splitlines() if line.startswith("### ")]
+    assert headings == ["### classification:digits (n_users=3, users=random)", "### classification:digits"]
+
+
 TINY_LOGISTIC = """
 name = "tiny-logistic"
 description = "a tiny suite with policies that record diagnostics"

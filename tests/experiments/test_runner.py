@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -79,6 +80,20 @@ def test_records_and_summary(env) -> None:  # type: ignore[no-untyped-def]
     finals = [r.cumulative_regret[-1] for r in results]
     assert summary.loc["rnd", "final_regret_mean"] == pytest.approx(np.mean(finals))
     assert summary.loc["rnd", "final_regret_std"] == pytest.approx(np.std(finals))
+
+
+def test_summary_keeps_the_policies_in_the_order_they_ran() -> None:
+    """Taking each seed's last round sorts by ``t``; the table must still list the policies in run
+    order (the report's tables follow the suite file through it), not in a sort's order."""
+    order = ["e", "b", "d", "a", "c"]
+    rounds = 300
+    records = pd.DataFrame([
+        {"policy": p, "seed": s, "t": t, "cumulative_regret": float(t + i), "elapsed_s": 0.01 * t}
+        for i, p in enumerate(order) for s in range(2) for t in range(1, rounds + 1)
+    ])
+    summary = summary_frame(records)
+    assert list(summary.index) == order
+    assert list(summary["final_regret_mean"]) == [rounds + i for i in range(len(order))]
 
 
 @pytest.mark.parametrize("kwargs,message", [({"rounds": 0}, "rounds must be a positive int"),

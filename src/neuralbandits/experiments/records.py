@@ -57,7 +57,7 @@ def final_diagnostics(records: pd.DataFrame) -> pd.DataFrame:
     """Per policy (rows, first-seen order) and diagnostic (columns, without the prefix): the value at each
     seed's last round, mean over the seeds that have one; policies without diagnostics are left out."""
     columns = diagnostic_columns(records)
-    last = records.sort_values("t").groupby(["policy", "seed"], sort=False).tail(1)
+    last = records.sort_values("t", kind="stable").groupby(["policy", "seed"], sort=False).tail(1)
     means = last.groupby("policy", sort=False)[columns].mean()
     means.columns = [c[len(DIAGNOSTIC_PREFIX):] for c in columns]
     order = [p for p in dict.fromkeys(records["policy"]) if p in means.index]
@@ -66,7 +66,7 @@ def final_diagnostics(records: pd.DataFrame) -> pd.DataFrame:
 
 def summary_frame(records: pd.DataFrame) -> pd.DataFrame:
     """Per policy (in first-seen order): final cumulative regret mean/std over seeds, seconds, rounds/s."""
-    last = records.sort_values("t").groupby(["policy", "seed"], sort=False).tail(1)
+    last = records.sort_values("t", kind="stable").groupby(["policy", "seed"], sort=False).tail(1)
     grouped = last.groupby("policy", sort=False)
     summary = pd.DataFrame(
         {

@@ -17,7 +17,7 @@ import pandas as pd
 
 from neuralbandits.experiments.records import records_frame
 from neuralbandits.experiments.runner import RunResult
-from neuralbandits.experiments.sweep import RunSpec
+from neuralbandits.experiments.sweep import RunSpec, env_label
 
 if TYPE_CHECKING:
     from neuralbandits.experiments.suite import Suite
@@ -34,7 +34,8 @@ class ResultStore:
         """Log a command that filled the store, with what the report needs of its suite."""
         entry = {"suite": suite.name, "command": command, "proposed": suite.proposed,
                  "time_reference": suite.time_reference, "time": time.time(),
-                 "policies": [label for policy in suite.policies for label, _ in policy.variants()]}
+                 "policies": [label for policy in suite.policies for label, _ in policy.variants()],
+                 "envs": [env_label(env.spec, env.params) for env in suite.envs]}
         with self.commands_path.open("a") as handle:
             handle.write(json.dumps(entry) + "\n")
 

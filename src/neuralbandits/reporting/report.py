@@ -29,7 +29,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from neuralbandits.experiments.records import DIAGNOSTIC_PREFIX, diagnostic_columns, final_diagnostics  # noqa: E402
+from neuralbandits.experiments.records import (  # noqa: E402
+    DIAGNOSTIC_PREFIX,
+    diagnostic_columns,
+    final_diagnostics,
+    summary_frame,
+)
 from neuralbandits.reporting.plots import draw_curves, draw_regret  # noqa: E402
 
 SWEEP_LABEL = re.compile(r"^(?P<name>.+)\((?P<param>\w+)=(?P<value>[^,()]+)\)$")
@@ -131,17 +136,6 @@ def _sensitivity_figure(table: pd.DataFrame, title: str) -> bytes | None:
     return _figure_bytes(fig)
 
 
-def final_table(records: pd.DataFrame) -> pd.DataFrame:
-    last = records.sort_values("t").groupby(["policy", "seed"], sort=False).tail(1)
-    grouped = last.groupby("policy", sort=False)
-    return pd.DataFrame({
-        "final_regret_mean": grouped["cumulative_regret"].mean(),
-        "final_regret_std": grouped["cumulative_regret"].std(ddof=0),
-        "seconds_mean": grouped["elapsed_s"].mean(),
-        "n_seeds": grouped["seed"].nunique(),
-    })
-
-
 def in_suite_order(runs: list[dict[str, Any]], order: list[str] | None) -> list[dict[str, Any]]:
     """Store entries with their policies in the suite file's order (the store's order is the order
     runs finished in), so that tables, curves and legends follow the suite; labels the suite does
@@ -150,6 +144,13 @@ def in_suite_order(runs: list[dict[str, Any]], order: list[str] | None) -> list[
         return runs
     rank = {label: i for i, label in enumerate(order)}
     return sorted(runs, key=lambda e: rank.get(e["spec"]["label"] or e["spec"]["policy"], len(rank)))
+
+
+def in_order(names: set[str], order: list[str] | None) -> list[str]:
+    """``names`` in the suite file's ``order`` (environments: pool sizes 10, 50, 2 500, not the text
+    order 10, 2 500, 50); names it does not list go last, sorted."""
+    rank = {name: i for i, name in enumerate(order or [])}
+    return sorted(names, key=lambda name: (rank.get(name, len(rank)), name))
 
 
 def improvement(table: pd.DataFrame, proposed: str | None, variants: set[str] = frozenset()) -> str:  # type: ignore[assignment]
@@ -234,10 +235,10 @@ def write_report(store_dir: str | Path) -> tuple[Path, Path]:
         md += [f"## {suite}", ""]
         body.append(f"<h2>{html.escape(suite)}</h2>")
         suite_runs = [e for e in final if e["spec"]["suite"] == suite]
-        for env in sorted({_env_name(e) for e in suite_runs}):
+        for env in in_order({_env_name(e) for e in suite_runs}, meta.get(suite, {}).get("envs")):
             runs = in_suite_order([e for e in suite_runs if _env_name(e) == env], meta.get(suite, {}).get("policies"))
             records = store.records([e["run_id"] for e in runs])
-            table = final_table(records)
+            table = summary_frame(records)
             slug = re.sub(r"[^A-Za-z0-9]+", "-", f"{suite}-{env}").strip("-")
             seeds = sorted({e["spec"]["seed"] for e in runs})
             rounds = runs[0]["spec"]["rounds"]
