@@ -22,10 +22,12 @@ from neuralbandits.models.networks import (
     MLP,
     NetworkConfig,
     first_layer_blocks,
+    first_layer_by_block,
     first_layer_dense,
     first_layer_gradient,
     first_layer_one_block,
     first_layer_shared,
+    group_by_block,
     tail_backward,
     tail_forward,
 )
@@ -223,7 +225,32 @@ class LearnerBank(nn.Module):
 
         The representation a linear head reads (NeuralLinear: Riquelme et al. 2018)."""
         params = self.gather(member_ids)
-        hidden = self._hidden_arms(params, arms)
+        return self._embedding(params, self._hidden_arms(params, arms))
+
+    @torch.no_grad()
+    def embed_samples(self, member_id: int, inputs: SampleInputs) -> Tensor:
+        """``φ(x_s)`` of ``S`` stored samples under one member: ``inputs`` of one row (``(1, S, …)``),
+        block sample ``s`` through its own block ``block_ids[0, s]`` only → ``(S, m)``.
+
+        The first layer runs one block at a time on a view of the member's ``W_1``
+        (:func:`first_layer_by_block`): no copy of ``W_1`` per sample (NeuralLinear re-embeds every
+        stored sample after each training; on mnist a copy per sample was 3 MB each) and not the ``K×``
+        arithmetic of every arm."""
+        params = self.gather(torch.tensor([member_id]))
+        weight, bias = params["first.weight"][0], params.get("first.bias")
+        features = inputs.features[0]
+        if inputs.block_ids is None:
+            hidden = features @ weight.T
+        else:
+            order, counts = group_by_block(inputs.block_ids[0], self.n_blocks)
+            hidden = torch.empty(features.shape[0], weight.shape[0])
+            hidden[order] = first_layer_by_block(weight, features[order].split(counts))
+        if bias is not None:
+            hidden = hidden + bias
+        return self._embedding(params, hidden[None])[0]
+
+    def _embedding(self, params: dict[str, Tensor], hidden: Tensor) -> Tensor:
+        """The tail's hidden layers (all but the output) on first-layer outputs ``(N, S, m)``."""
         for index in range(1, len(self._tail) - 2, 2):  # every tail Linear but the output layer
             hidden = torch.einsum("nsh,noh->nso", hidden.relu(), params[f"tail.{index}.weight"])
             bias = params.get(f"tail.{index}.bias")

@@ -96,13 +96,6 @@ class NeuralLinear(PolicyBase):
         train_members(self.network, self.optimizer, self.buffer, torch.zeros(1, dtype=torch.int64),
                       self.schedule, self.generator, blocks=self.blocked)
         n = self.buffer.n_samples
-        samples = torch.arange(n)
-        inputs = self.buffer.inputs(samples[None], self.blocked)
-        with torch.no_grad():
-            if self.blocked:
-                arms = BlockArms(inputs.features[0], self.info.n_arms)
-                phi = self.network.embed_arms(torch.zeros(n, dtype=torch.int64), arms)[samples, inputs.block_ids[0]]
-            else:
-                phi = self.network.embed_arms(torch.zeros(1, dtype=torch.int64), inputs.features)[0]
+        phi = self.network.embed_samples(0, self.buffer.inputs(torch.arange(n)[None], self.blocked))
         self.linear.refit(self.sample_users[:n], phi, self.buffer.targets[:n])
 
