@@ -243,7 +243,7 @@ class LearnerBank(nn.Module):
             hidden = features @ weight.T
         else:
             order, counts = group_by_block(inputs.block_ids[0], self.n_blocks)
-            hidden = torch.empty(features.shape[0], weight.shape[0])
+            hidden = features.new_empty(features.shape[0], weight.shape[0])
             hidden[order] = first_layer_by_block(weight, features[order].split(counts))
         if bias is not None:
             hidden = hidden + bias
