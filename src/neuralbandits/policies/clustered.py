@@ -366,9 +366,17 @@ class LOCB(ClusteredLinearPolicy):
     def belief(self, context: Context) -> Belief:
         users = self.user_ids(context)
         arms = self._arm_inputs(context)  # (B, K, e)
-        stats = self.clusters  # slot = seed user: (n, G, e, e), (n, G, e), (n,); views, no copies
+        stats = self.clusters  # slot = seed user: (n, G, e, e), (n, G, e), (n,)
         counts = stats.counts + 1 if self.mode == "reference" else stats.counts
-        mean_s, width_s = self._scores(stats.inverse[None], stats.theta[None], counts[None], arms[:, None])
+        inside = self.membership[:, users].T  # (B, S)
+        mean_s = arms.new_zeros(arms.shape[0], self.n_users, arms.shape[1])  # (B, n, K); unread slots masked below
+        width_s = torch.zeros_like(mean_s)
+        # Only the slots of the served users' clusters, one view at a time: every slot is G·e² float64
+        # values (49 MB on mnist, 490 MB for all ten) and a user is in a few seeds' clusters.
+        for slot in torch.unique(self.seeds[inside.any(0)]).tolist():
+            mean, width = self._scores(stats.inverse[slot][None, None], stats.theta[slot][None, None],
+                                       counts[slot : slot + 1][None], arms[:, None])
+            mean_s[:, slot], width_s[:, slot] = mean[:, 0], width[:, 0]
         mean_s, width_s = mean_s[:, self.seeds], width_s[:, self.seeds]  # (B, S, K)
         own = self.ridge.inverse.view(self.n_users, self.groups, self.edim, self.edim)[users]
         own_theta = self.ridge.theta.view(self.n_users, self.groups, self.edim)[users]
@@ -376,7 +384,6 @@ class LOCB(ClusteredLinearPolicy):
         mean_o, width_o = self._scores(own, own_theta, own_counts, arms)  # (B, K)
         mean = torch.cat([mean_s, mean_o[:, None]], 1)  # (B, S+1, K)
         width = torch.cat([width_s, width_o[:, None]], 1)
-        inside = self.membership[:, users].T  # (B, S)
         allowed = torch.cat([inside, ~inside.any(1, keepdim=True)], 1)  # own model only if no cluster
         ucb = (mean + self.alpha * width).masked_fill(~allowed[:, :, None], float("-inf"))
         best = ucb.argmax(1, keepdim=True)  # (B, 1, K)
