@@ -472,7 +472,14 @@ class COFIBA(ClusteredLinearPolicy):
         components = self.user_labels[self.item_labels][:, users].T  # (B, K): u_t's component per slot
         slots = components * n_arms + torch.arange(n_arms)
         stats = self.clusters
-        inverse = stats.inverse[slots, 0]  # (B, K, e, e): slot l's cluster, block l (or the dense block)
+        # slot h·K + l as (h, l); (B, K, e, e): slot l's cluster, block l (or the dense block)
+        by_component = stats.inverse[:, 0].view(self.n_users, n_arms, *stats.inverse.shape[-2:])
+        if bool((components == components[0, 0]).all()):
+            # one component for every row and slot (always, while no user graph has split): a view,
+            # not a copy of K·e² float64 values per round (49 MB on mnist)
+            inverse = by_component[int(components[0, 0])].expand(components.shape[0], -1, -1, -1)
+        else:
+            inverse = by_component[components, torch.arange(n_arms)]
         theta = stats.theta[slots, 0]
         arms = self._arm_inputs(context)[..., None, :]  # (B, K, 1, e): one arm per slot
         mean, width = self._mean_and_w(inverse[..., None, :, :], theta[..., None, :], arms)
