@@ -20,7 +20,7 @@ import re
 import textwrap
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterable, TypeVar
 
 import matplotlib
 
@@ -37,6 +37,7 @@ from neuralbandits.experiments.records import (  # noqa: E402
 )
 from neuralbandits.reporting.plots import draw_curves, draw_regret  # noqa: E402
 
+T = TypeVar("T")
 SWEEP_LABEL = re.compile(r"^(?P<name>.+)\((?P<param>\w+)=(?P<value>[^,()]+)\)$")
 #: how the summary line and the figure name known policy diagnostics (others keep their own name)
 FINAL_LABELS = {"effective_dim": "d̃_T", "lambda_t": "λ_T", "kappa": "κ", "radius": "radius_T"}
@@ -136,21 +137,12 @@ def _sensitivity_figure(table: pd.DataFrame, title: str) -> bytes | None:
     return _figure_bytes(fig)
 
 
-def in_suite_order(runs: list[dict[str, Any]], order: list[str] | None) -> list[dict[str, Any]]:
-    """Store entries with their policies in the suite file's order (the store's order is the order
-    runs finished in), so that tables, curves and legends follow the suite; labels the suite does
-    not name (runs of an older version of it) go last, in store order."""
-    if not order:
-        return runs
-    rank = {label: i for i, label in enumerate(order)}
-    return sorted(runs, key=lambda e: rank.get(e["spec"]["label"] or e["spec"]["policy"], len(rank)))
-
-
-def in_order(names: set[str], order: list[str] | None) -> list[str]:
-    """``names`` in the suite file's ``order`` (environments: pool sizes 10, 50, 2 500, not the text
-    order 10, 2 500, 50); names it does not list go last, sorted."""
+def in_suite_order(items: Iterable[T], order: list[str] | None, key: Callable[[T], str] = str) -> list[T]:
+    """``items`` in the suite file's ``order`` of their ``key`` (a store lists runs in the order they
+    finished; environments would sort as text: pool sizes 10, 10000, 2500, 50); keys the suite does not
+    name (runs of an older version of it) go last, in their given order."""
     rank = {name: i for i, name in enumerate(order or [])}
-    return sorted(names, key=lambda name: (rank.get(name, len(rank)), name))
+    return sorted(items, key=lambda item: rank.get(key(item), len(rank)))
 
 
 def improvement(table: pd.DataFrame, proposed: str | None, variants: set[str] = frozenset()) -> str:  # type: ignore[assignment]
@@ -235,18 +227,20 @@ def write_report(store_dir: str | Path) -> tuple[Path, Path]:
         md += [f"## {suite}", ""]
         body.append(f"<h2>{html.escape(suite)}</h2>")
         suite_runs = [e for e in final if e["spec"]["suite"] == suite]
-        for env in in_order({_env_name(e) for e in suite_runs}, meta.get(suite, {}).get("envs")):
-            runs = in_suite_order([e for e in suite_runs if _env_name(e) == env], meta.get(suite, {}).get("policies"))
+        suite_meta = meta.get(suite, {})
+        for env in in_suite_order(sorted({_env_name(e) for e in suite_runs}), suite_meta.get("envs")):
+            runs = in_suite_order([e for e in suite_runs if _env_name(e) == env], suite_meta.get("policies"),
+                                  key=lambda e: e["spec"]["label"] or e["spec"]["policy"])
             records = store.records([e["run_id"] for e in runs])
             table = summary_frame(records)
             slug = re.sub(r"[^A-Za-z0-9]+", "-", f"{suite}-{env}").strip("-")
             seeds = sorted({e["spec"]["seed"] for e in runs})
             rounds = runs[0]["spec"]["rounds"]
-            reference = meta.get(suite, {}).get("time_reference")
+            reference = suite_meta.get("time_reference")
             md += [f"### {env}", "", f"T = {rounds}, seeds {seeds}", "", _markdown_table(table, reference), ""]
             body += [f"<h3>{html.escape(env)}</h3>", f"<p>T = {rounds}, seeds {seeds}</p>",
                      _html_table(table, reference)]
-            proposed = meta.get(suite, {}).get("proposed")
+            proposed = suite_meta.get("proposed")
             variants = {e["spec"]["label"] for e in runs if e["spec"]["policy"] == proposed}
             note = improvement(table, proposed, variants)
             diagnostics = diagnostics_note(records)
