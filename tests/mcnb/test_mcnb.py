@@ -237,11 +237,13 @@ def test_training_round_moves_only_grown_users_and_replays_meta_steps() -> None:
         policy.update(Feedback(context, chosen, outcome.rewards))
         context = outcome.next_context
         assert int(policy.meta_steps[0]) == (t % 5)
+        queued = policy.meta_queue[: int(policy.meta_steps[1])]
+        assert queued[:, 0].tolist() == sorted(queued[:, 0].tolist())  # in step order, as train() reads it
     for name, value in policy.users.stacked().items():
         moved = (value - users_before[name]).flatten(1).abs().amax(1) > 0
         assert moved.tolist() == [u in served for u in range(6)], name
     assert not torch.equal(policy.meta_params()["first.weight"], meta_before)
-    assert not bool(policy.pending.any()) and policy.meta_queue.shape[0] == 0
+    assert not bool(policy.pending.any()) and int(policy.meta_steps[1]) == 0  # the queue was replayed
 
 
 def test_one_user_degenerates_to_a_single_meta_learned_bandit() -> None:
@@ -302,3 +304,18 @@ def test_state_round_trip_and_determinism(tmp_path) -> None:  # type: ignore[no-
     for name, value in policy.get_state().items():
         if name != "__generator__" and not value.is_meta:  # the bank's functional skeleton holds no data
             assert torch.equal(value, restored.get_state()[name]), name
+
+
+@pytest.mark.parametrize("mode", ["faithful", "reference"])
+def test_n_jobs_changes_nothing_but_the_threads(mode: str) -> None:
+    # 1100 users: five chunks of 256 in the clustering and the user training, shared by two jobs
+    env = ClusteredEnv(n_users=1100, n_clusters=3, n_arms=4, dim=5)
+    one = build_policy("mcnb", env.info, seed=2, mode=mode, **SMALL)
+    two = build_policy("mcnb", env.info, seed=2, mode=mode, n_jobs=2, **SMALL)
+    assert two.params()["n_jobs"] == 2 and two.users.n_jobs == 2
+    assert play(one, env, 30) == play(two, env, 30)
+    for name, value in one.get_state().items():
+        if name != "__generator__" and not value.is_meta:
+            assert torch.equal(value, two.get_state()[name]), name
+    with pytest.raises(ValueError, match="n_jobs"):
+        build_policy("mcnb", env.info, seed=2, n_jobs=0)

@@ -51,6 +51,36 @@ def test_training_fits_each_member_to_its_own_target() -> None:
     assert optimizer.steps[2] == 0  # member 2 was not asked to train
 
 
+def test_a_sample_table_trains_exactly_like_the_buffer_links() -> None:
+    generator = torch.Generator().manual_seed(1)
+    n_members, n_samples = 5, 30
+    buffer = SampleBuffer(3)
+    owners = torch.randint(n_members, (n_samples,), generator=generator)
+    extra = torch.randint(n_members, (n_samples,), generator=generator)  # a second owner per sample
+    buffer.add(torch.randn(n_samples, 3, generator=generator), None, torch.rand(n_samples, generator=generator),
+               torch.stack([owners, extra], 1).flatten(), torch.arange(n_samples).repeat_interleave(2))
+    # the same links as a table: row u lists u's samples in arrival order
+    links = [[s for s in range(n_samples) for o in (owners[s], extra[s]) if int(o) == u] for u in range(n_members)]
+    counts = torch.tensor([len(row) for row in links])
+    table = torch.full((n_members, int(counts.max()) + 3), -1, dtype=torch.int64)  # spare columns unused
+    for u, row in enumerate(links):
+        table[u, : len(row)] = torch.tensor(row, dtype=torch.int64)
+    schedule = TrainSchedule(n_steps=20, batch_size=4, lr=0.01, early_stop_loss=0.0)
+    banks, losses = [], []
+    for sample_table in (None, (table, counts)):
+        bank = LearnerBank(3, n_members, network=NetworkConfig(width=8), identical=False, seed=2)
+        losses.append(train_members(bank, MaskedAdam(bank, lr=0.01), buffer, torch.tensor([0, 2, 3, 4]),
+                                    schedule, torch.Generator().manual_seed(5), blocks=False,
+                                    sample_table=sample_table))
+        banks.append(bank)
+    torch.testing.assert_close(losses[0], losses[1], equal_nan=True, rtol=0, atol=0)
+    for name, value in banks[0].stacked().items():
+        assert torch.equal(value, banks[1].stacked()[name]), name
+    assert not torch.equal(banks[0].stacked()["first.weight"][0],
+                           LearnerBank(3, n_members, network=NetworkConfig(width=8), identical=False,
+                                       seed=2).stacked()["first.weight"][0])  # it did train
+
+
 @pytest.mark.parametrize("kind", ["adam", "sgd"])
 def test_every_update_path_equals_one_torch_optimizer_per_member(kind: str) -> None:
     """Few members (fused on slices), all with equal counts (fused on whole tensors), many of them

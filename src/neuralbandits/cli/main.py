@@ -341,15 +341,16 @@ def bench_mcnb(
     users: str = typer.Option("500,5000,10000,20000", help="Comma-separated numbers of users n."),
     rounds: int = typer.Option(50, help="Measured rounds per n (after 30 warm-up rounds)."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the rows to this JSON file."),
-    threads: int = typer.Option(1, help="PyTorch threads."),
+    threads: int = typer.Option(1, help="PyTorch (intra-op) threads."),
+    jobs: int = typer.Option(1, help="Threads sharing the user bank's chunks (M-CNB's n_jobs)."),
 ) -> None:
     """Paper 000 Table 1: median seconds per round of M-CNB's components (d = 10, K = 10, m = 100)."""
     from neuralbandits.experiments.benchmark import mcnb_breakdown
 
     torch.set_num_threads(threads)
     sizes = guarded(lambda: [int(u) for u in users.split(",")])
-    if rounds < 1 or any(n < 1 for n in sizes):
-        fail("--users must list positive integers and --rounds must be >= 1.")
+    if rounds < 1 or jobs < 1 or any(n < 1 for n in sizes):
+        fail("--users must list positive integers and --rounds and --jobs must be >= 1.")
     header = (f"{'n':>7}{'clustering':>12}{'meta adapt':>12}{'user train':>12}{'round':>10}"
               f"{'round>1000':>12}{'round served':>14}{'floor':>10}")
     typer.echo(header + "\n(seconds per round, all n learners training every 10 rounds; round>1000: every 100 "
@@ -357,13 +358,13 @@ def bench_mcnb(
                         "parameters read / memory bandwidth)")
     rows = []
     for n in sizes:
-        row = mcnb_breakdown(n, rounds=rounds)
+        row = mcnb_breakdown(n, rounds=rounds, n_jobs=jobs)
         rows.append(row)
         typer.echo(f"{n:>7}{row['clustering_s']:>12.4f}{row['meta_adaptation_s']:>12.4f}"
                    f"{row['user_training_s']:>12.4f}{row['round_s']:>10.4f}{row['round_after_switch_s']:>12.4f}"
                    f"{row['round_served_s']:>14.4f}{row['clustering_floor_s']:>10.5f}")
     if json_path is not None:
-        payload = {"threads": threads, "d": 10, "K": 10, "m": 100,
+        payload = {"threads": threads, "jobs": jobs, "d": 10, "K": 10, "m": 100,
                    "rows": {str(r["n_users"]): r for r in rows}}
         json_path.write_text(json.dumps(payload, indent=2) + "\n")
         typer.echo(f"wrote {json_path}")

@@ -86,8 +86,9 @@ def read_bandwidth_gbs(size_mb: int = 256, repeats: int = 5) -> float:
 
 
 def mcnb_breakdown(n_users: int, *, rounds: int = 50, warmup: int = 30, dim: int = 10, n_arms: int = 10,
-                   width: int = 100, seed: int = 0) -> dict[str, float]:
-    """Paper 000 Table 1 for one ``n``: median seconds per round of each M-CNB component.
+                   width: int = 100, seed: int = 0, n_jobs: int = 1) -> dict[str, float]:
+    """Paper 000 Table 1 for one ``n``: median seconds per round of each M-CNB component, with the
+    user bank's chunks shared among ``n_jobs`` threads.
 
     ``clustering_s`` (line 7, one forward of the whole user bank), ``meta_adaptation_s`` (Alg. 2 for
     every arm), ``user_training_s`` (one training of the grown user-learners, amortised over the
@@ -106,7 +107,7 @@ def mcnb_breakdown(n_users: int, *, rounds: int = 50, warmup: int = 30, dim: int
 
     env = ClusteredEnv(n_users=n_users, n_clusters=5, n_arms=n_arms, dim=dim)
     policy = build_policy("mcnb", env.info, seed=seed, width=width, train_every=10**9,
-                          train_switch_at=10**9, train_every_after=10**9)
+                          train_switch_at=10**9, train_every_after=10**9, n_jobs=n_jobs)
     context = env.reset(seed=seed)
     clustering, adaptation, rounds_s = [], [], []
     for step in range(warmup + rounds):

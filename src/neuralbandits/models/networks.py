@@ -127,16 +127,23 @@ def first_layer_blocks(
     return hidden
 
 
-def first_layer_shared(weight: Tensor, bias: Tensor | None, inputs: Tensor) -> Tensor:
+def first_layer_shared(weight: Tensor, bias: Tensor | None, inputs: Tensor, *, out: Tensor | None = None) -> Tensor:
     """Every member on the **same** dense inputs: weight ``(N, m, d)``, inputs ``(S, d)`` → ``(N, S, m)``.
 
     One matrix product with the inputs on the left, ``(S, d) · (d, N·m)``: a wide product that BLAS
-    runs near peak, where the per-member form is ``N`` tiny products.  The result is a strided view.
+    runs near peak, where the per-member form is ``N`` tiny products.  The result is a strided view,
+    of the first ``S·N·m`` elements of the flat tensor ``out`` when it is given (the bias is then
+    added in place).
     """
     n, width, dim = weight.shape
-    hidden = (inputs @ weight.reshape(n * width, dim).T).view(-1, n, width).transpose(0, 1)
+    flat = weight.reshape(n * width, dim).T
+    if out is None:
+        product = inputs @ flat
+    else:
+        product = torch.matmul(inputs, flat, out=out[: inputs.shape[0] * n * width].view(inputs.shape[0], -1))
+    hidden = product.view(-1, n, width).transpose(0, 1)
     if bias is not None:
-        hidden = hidden + bias[:, None, :]
+        hidden = hidden + bias[:, None, :] if out is None else hidden.add_(bias[:, None, :])
     return hidden
 
 

@@ -244,16 +244,27 @@ def train_members(
     *,
     blocks: bool,
     loss_fn: LossFn = half_squared_loss,
+    sample_table: tuple[Tensor, Tensor] | None = None,
 ) -> Tensor:
     """Train members ``member_ids`` (unique) on their own samples; returns each member's last loss.
 
     Every step draws ``batch_size`` of a member's samples uniformly with replacement and moves each
     member along the gradient of its own mean loss (:meth:`LearnerBank.loss_gradients`, by hand, one
     batched computation for all members).  Members with no sample are left untouched.
+
+    A member's samples are its links in the buffer, in arrival order; a caller that keeps them as a
+    table already passes ``sample_table = (table, counts)``, row ``u`` of ``table`` ``(M, capacity)``
+    listing member ``u``'s first ``counts[u]`` samples in that order (the same draws, without sorting
+    every link: M-CNB at 20 000 users links each sample to thousands of users).
     """
-    owners, samples = buffer.grouped_links()
-    counts = torch.bincount(owners, minlength=bank.n_members)
-    offsets = torch.cumsum(counts, 0) - counts
+    if sample_table is None:
+        owners, samples = buffer.grouped_links()
+        counts = torch.bincount(owners, minlength=bank.n_members)
+        offsets = torch.cumsum(counts, 0) - counts
+        table = samples[None]  # one row: member u's samples start at offsets[u]
+    else:
+        table, counts = sample_table
+        offsets = torch.zeros_like(counts)
     members = member_ids[counts[member_ids] > 0]
     last_loss = torch.full((bank.n_members,), float("nan"))
     params = bank.stacked()
@@ -262,7 +273,8 @@ def train_members(
             break
         draws = torch.rand(members.shape[0], schedule.batch_size, generator=generator)
         picks = offsets[members, None] + (draws * counts[members, None]).long()
-        sample_ids = samples[picks]  # (A, batch_size)
+        rows = members[:, None] if sample_table is not None else 0
+        sample_ids = table[rows, picks]  # (A, batch_size)
         every = members.numel() == bank.n_members  # then members = 0 … M−1: no gather of the bank
         losses, grads = bank.loss_gradients(None if every else members, buffer.inputs(sample_ids, blocks),
                                             buffer.targets[sample_ids], loss_fn)

@@ -149,7 +149,7 @@ class MCNBReference(MCNB):
         network = NetworkConfig(width=self.width, depth=2, bias=True, init="pytorch")
         user_seed, meta_seed, stream_seed = spawn_seeds(self.seed, 3)
         self.users = LearnerBank(info.dim, info.n_users, network=network, n_blocks=self.n_blocks,
-                                 identical=False, seed=user_seed)
+                                 identical=False, seed=user_seed, n_jobs=self.n_jobs)
         self.meta = LearnerBank(info.dim, 1, network=network, n_blocks=self.n_blocks, seed=meta_seed)
         self.generator.manual_seed(stream_seed)
         self.buffer = SampleBuffer(info.block_dim if self.blocked else info.dim)
