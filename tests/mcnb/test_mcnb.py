@@ -319,3 +319,18 @@ def test_n_jobs_changes_nothing_but_the_threads(mode: str) -> None:
             assert torch.equal(value, two.get_state()[name]), name
     with pytest.raises(ValueError, match="n_jobs"):
         build_policy("mcnb", env.info, seed=2, n_jobs=0)
+
+
+def test_a_state_saved_with_the_older_meta_queue_loads() -> None:
+    # before session 9 the queue held exactly its rows and meta_steps only the number of steps
+    env = ClusteredEnv(n_users=6, n_clusters=2, n_arms=4, dim=5)
+    policy = build_policy("mcnb", env.info, seed=7, **SMALL)
+    play(policy, env, 8)  # trained at round 5; three steps queued since
+    state = policy.get_state()
+    queued = int(state["meta_steps"][1])
+    assert int(state["meta_steps"][0]) == 3 and queued > 0
+    old = {**state, "meta_steps": state["meta_steps"][:1], "meta_queue": state["meta_queue"][:queued]}
+    restored = build_policy("mcnb", env.info, seed=7, **SMALL)
+    restored.set_state(old)
+    assert restored.meta_steps.tolist() == [3, queued]
+    assert play(restored, env, 12, env_seed=1) == play(policy, env, 12, env_seed=1)

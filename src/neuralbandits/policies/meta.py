@@ -404,8 +404,10 @@ class MCNB(ScorePolicy):
         draws = self.draw_samples(torch.rand(chosen.shape, generator=self.generator))
         step, member = (chosen & (draws >= 0)).nonzero(as_tuple=True)
         queued = torch.stack([step + self.meta_steps[0], draws[step, member]], dim=1)
-        start = int(self.meta_steps[1])  # a table grown by doubling: a copy of the queue per round
-        self.meta_queue = grow_rows(self.meta_queue, start + len(queued))  # was the largest cost at n = 20 000
+        # grown by doubling: a copy of the whole queue every round was the round's largest cost at
+        # n = 20 000 (every user is in the cluster, so 20 000 rows a round)
+        start = int(self.meta_steps[1])
+        self.meta_queue = grow_rows(self.meta_queue, start + len(queued))
         self.meta_queue[start : start + len(queued)] = queued
         self.meta_steps += torch.tensor([actions.shape[0], len(queued)])
         # lines 14–18: (x_t, r_t) goes to every member of the cluster (or to u_t alone)
@@ -439,3 +441,6 @@ class MCNB(ScorePolicy):
 
     def after_load(self) -> None:
         self._cache = None
+        steps = self._buffers.get("meta_steps")  # (MCNBReference has no queue)
+        if steps is not None and steps.numel() == 1:  # saved before the queue kept its length
+            self.meta_steps = torch.cat([steps, torch.tensor([len(self.meta_queue)])])
