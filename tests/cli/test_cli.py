@@ -152,3 +152,14 @@ def test_reproduce_rejects_a_reused_search_that_does_not_fit_the_suite(tmp_path:
     assert result.exit_code == 2, result.output
     assert result.stderr.startswith("error: ") and "has no setting for" in result.stderr
     assert "Traceback" not in result.stderr and not out.exists()
+
+
+def test_bench_mcnb_with_two_jobs_writes_its_rows(tmp_path: Path) -> None:
+    out = tmp_path / "table1.json"
+    result = cli_in_process("bench", "mcnb", "--users", "6", "--rounds", "2", "--jobs", "2", "--json", str(out))
+    assert result.exit_code == 0, result.stdout
+    payload = json.loads(out.read_text())
+    assert payload["jobs"] == 2 and payload["threads"] == 1 and set(payload["rows"]) == {"6"}
+    assert "with 2 job(s)" in result.stdout
+    bad = cli_in_process("bench", "mcnb", "--users", "6", "--jobs", "0")
+    assert bad.exit_code == 2 and bad.stderr.startswith("error: ") and "--jobs" in bad.stderr

@@ -353,7 +353,8 @@ def bench_mcnb(
         fail("--users must list positive integers and --rounds and --jobs must be >= 1.")
     header = (f"{'n':>7}{'clustering':>12}{'meta adapt':>12}{'user train':>12}{'round':>10}"
               f"{'round>1000':>12}{'round served':>14}{'floor':>10}")
-    typer.echo(header + "\n(seconds per round, all n learners training every 10 rounds; round>1000: every 100 "
+    typer.echo(header + f"\n(seconds per round with {jobs} job(s) and {threads} PyTorch thread(s), all n learners "
+                        "training every 10 rounds; round>1000: every 100 "
                         "rounds; round served: only the served users' learners train; floor: user "
                         "parameters read / memory bandwidth)")
     rows = []
