@@ -34,6 +34,7 @@ from neuralbandits.models.networks import (
 from neuralbandits.models.parallel import map_chunks, thread_scratch
 from neuralbandits.rng import make_generator
 from neuralbandits.types import ArmFeatures, BlockArms
+from neuralbandits.validation import Interval, check_params
 
 
 @dataclass(frozen=True)
@@ -94,8 +95,7 @@ class LearnerBank(nn.Module):
         super().__init__()
         if n_members < 1:
             raise ValueError(f"LearnerBank needs n_members >= 1; got {n_members}.")
-        if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1:
-            raise ValueError(f"LearnerBank needs n_jobs to be an int >= 1; got {n_jobs!r}.")
+        check_params("LearnerBank", {"n_jobs": n_jobs}, {"n_jobs": Interval(1, None, integer=True)})
         self.n_jobs = n_jobs
         generator = make_generator(seed)
         template = network.build(dim, generator)
