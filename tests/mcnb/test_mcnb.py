@@ -185,6 +185,13 @@ def test_scores_and_choices_equal_the_slow_loop_for_200_rounds() -> None:
         context = outcome.next_context
     assert policy.mu.tolist() == mu
     assert len(sizes) > 1
+    # T^u is the policy's own table, in arrival order; the shared buffer keeps no (user, sample) links
+    for u in range(5):
+        if mu[u]:
+            listed = policy.user_samples[u, : mu[u]]
+            torch.testing.assert_close(policy.buffer.features[listed], torch.stack([x for x, _ in data[u]]))
+            torch.testing.assert_close(policy.buffer.targets[listed], torch.tensor([r for _, r in data[u]]))
+    assert policy.buffer.n_links == 0
 
 
 # -- behaviour ---------------------------------------------------------------------------------------
