@@ -139,6 +139,12 @@ def test_reproduce_then_report_then_resume(tmp_path: Path) -> None:
     reference_row = next(line for line in text.splitlines() if line.startswith("| neuucb-one |"))
     assert reference_row.split(" | ")[3] == "1.00"
     assert "- commands:\n  - `neuralbandits reproduce " in text
+    published = tmp_path / "published"
+    assert cli_in_process("report", str(out), "--whole-seeds", "--out", str(published)).exit_code == 0
+    lines = (published / "report.md").read_text().splitlines()
+    assert "T = 100, seeds [0]" in lines and "left out" not in "\n".join(lines)  # seed 0 is whole
+    clash = cli_in_process("report", str(out), "--out", str(out / "commands.jsonl"))
+    assert clash.exit_code == 2 and "is not a folder" in clash.stderr
     again = cli_in_process("reproduce", "mcnb-runtime", "--quick", "--out", str(out), "--quiet")
     assert "0 runs done, 4 already stored" in again.output
 

@@ -110,6 +110,30 @@ def test_report_lists_every_run_and_marks_the_best(tmp_path: Path) -> None:
     assert "<th>time ÷ random</th>" in page
 
 
+def test_report_of_whole_seeds_leaves_out_a_partial_seed_and_can_be_written_elsewhere(
+    tmp_path: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    suite = Suite.from_toml(TINY)
+    store = ResultStore(tmp_path / "store")
+
+    def stopped(job):  # type: ignore[no-untyped-def]  # seed 1 of one policy never finished
+        return "RuntimeError: stopped" if job.policy == "random" and job.seed == 1 else execute(job)
+
+    monkeypatch.setattr("neuralbandits.experiments.backends.local.execute", stopped)
+    reproduce(suite, store, LocalBackend(1))
+    out = tmp_path / "published"
+    html_path, md_path = write_report(store.root, out_dir=out, whole_seeds=True)
+    text = md_path.read_text()
+    assert html_path == out / "report.html" and "seeds [1] are left out" in html_path.read_text()
+    assert "T = 25, seeds [0]\n" in text and "seeds [1] are left out" in text
+    assert next(line for line in text.splitlines() if line.startswith("| linucb |")).endswith("| 1 |")
+    assert all(run_id in text for run_id in store.entries())  # the list of runs keeps every run
+    assert [p.name for p in (out / "figures").iterdir()] and not (store.root / "report.md").exists()
+    everything = write_report(store.root)[1].read_text()
+    assert "T = 25, seeds [0, 1]\n" in everything and "left out" not in everything
+    assert next(line for line in everything.splitlines() if line.startswith("| linucb |")).endswith("| 2 |")
+
+
 def test_report_rows_follow_the_suite_not_the_order_runs_finished_in(tmp_path: Path) -> None:
     store = ResultStore(tmp_path)
     reproduce(Suite.from_toml(TINY), store, LocalBackend(1))

@@ -326,13 +326,21 @@ def _check_env(spec: str, params: dict) -> None:  # type: ignore[type-arg]
 
 
 @app.command()
-def report(store: Path = typer.Argument(..., help="A result store written by `neuralbandits reproduce`.")) -> None:
+def report(
+    store: Path = typer.Argument(..., help="A result store written by `neuralbandits reproduce`."),
+    out: Optional[Path] = typer.Option(None, help="Folder for report.html, report.md and figures/ "
+                                                  "(default: the store)."),
+    whole_seeds: bool = typer.Option(False, help="Leave out of the tables and curves every seed that some "
+                                                 "run of its suite has not finished (a sweep stopped mid-seed)."),
+) -> None:
     """Write report.html (self-contained) and report.md from a result store."""
     from neuralbandits.reporting.report import write_report
 
     if not store.is_dir():
         fail(f"{store} is not a folder.")
-    html_path, md_path = guarded(lambda: write_report(store))
+    if out is not None and out.exists() and not out.is_dir():
+        fail(f"--out {out} exists and is not a folder.")
+    html_path, md_path = guarded(lambda: write_report(store, out_dir=out, whole_seeds=whole_seeds))
     typer.echo(f"wrote {html_path} and {md_path}")
 
 

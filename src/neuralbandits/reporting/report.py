@@ -200,8 +200,30 @@ def _html_table(table: pd.DataFrame, reference: str | None = None) -> str:
             + "".join(cells) + "</table>")
 
 
-def write_report(store_dir: str | Path) -> tuple[Path, Path]:
-    """Write ``report.html`` (self-contained) and ``report.md`` (+ ``figures/``) into ``store_dir``."""
+def whole_seed_runs(final: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, list[int]]]:
+    """The runs of ``final`` whose seed is whole in its suite — every (environment, policy) of the
+    suite finished it — and, per suite, the seeds left out.  A sweep runs seed by seed; stopped
+    mid-seed, the finished runs of that seed would bias the means towards the faster policies."""
+    kept: list[dict[str, Any]] = []
+    left_out: dict[str, list[int]] = {}
+    for suite in sorted({e["spec"]["suite"] for e in final}):
+        runs = [e for e in final if e["spec"]["suite"] == suite]
+        cells = {(_env_name(e), e["spec"]["label"] or e["spec"]["policy"]) for e in runs}
+        by_seed: dict[int, set[tuple[str, str]]] = {}
+        for e in runs:
+            by_seed.setdefault(e["spec"]["seed"], set()).add((_env_name(e), e["spec"]["label"] or e["spec"]["policy"]))
+        whole = {seed for seed, done in by_seed.items() if done == cells}
+        kept += [e for e in runs if e["spec"]["seed"] in whole]
+        if len(whole) < len(by_seed):
+            left_out[suite] = sorted(set(by_seed) - whole)
+    return kept, left_out
+
+
+def write_report(store_dir: str | Path, *, out_dir: str | Path | None = None,
+                 whole_seeds: bool = False) -> tuple[Path, Path]:
+    """Write ``report.html`` (self-contained) and ``report.md`` (+ ``figures/``) into ``out_dir``
+    (default: the store).  With ``whole_seeds``, the tables and curves leave out every seed that some
+    run of its suite has not finished (:func:`whole_seed_runs`); the list of runs still has them all."""
     from neuralbandits import __version__
     from neuralbandits.experiments.store import ResultStore
 
@@ -209,8 +231,9 @@ def write_report(store_dir: str | Path) -> tuple[Path, Path]:
     entries = list(store.entries().values())
     if not entries:
         raise ValueError(f"{store_dir} holds no runs (no index.jsonl entries).")
-    figures = store.root / "figures"
-    figures.mkdir(exist_ok=True)
+    out = store.root if out_dir is None else Path(out_dir)
+    figures = out / "figures"
+    figures.mkdir(parents=True, exist_ok=True)
     md: list[str] = ["# neuralbandits report", ""]
     body: list[str] = ["<h1>neuralbandits report</h1>"]
 
@@ -222,10 +245,18 @@ def write_report(store_dir: str | Path) -> tuple[Path, Path]:
                     "</figcaption></figure>")
 
     final = [e for e in entries if e["status"] == "ok" and e["spec"]["phase"] == "final"]
+    left_out: dict[str, list[int]] = {}
+    if whole_seeds:
+        final, left_out = whole_seed_runs(final)
     meta = {entry["suite"]: entry for entry in store.commands()}  # the suite's last command wins
     for suite in sorted({e["spec"]["suite"] for e in final}):
         md += [f"## {suite}", ""]
         body.append(f"<h2>{html.escape(suite)}</h2>")
+        if suite in left_out:
+            line = (f"Whole seeds only: seeds {left_out[suite]} are left out of the tables and curves, "
+                    "not every run of them has finished.")
+            md += [line, ""]
+            body.append(f"<p>{html.escape(line)}</p>")
         suite_runs = [e for e in final if e["spec"]["suite"] == suite]
         suite_meta = meta.get(suite, {})
         for env in in_suite_order(sorted({_env_name(e) for e in suite_runs}), suite_meta.get("envs")):
@@ -260,7 +291,7 @@ def write_report(store_dir: str | Path) -> tuple[Path, Path]:
 
     _append_runs_and_provenance(store.root, entries, [c["command"] for c in store.commands()], md, body,
                                 __version__)
-    html_path, md_path = store.root / "report.html", store.root / "report.md"
+    html_path, md_path = out / "report.html", out / "report.md"
     style = ("body{font-family:sans-serif;max-width:1000px;margin:2em auto}table{border-collapse:collapse}"
              "td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px}img{max-width:100%}")
     html_path.write_text(f"<!doctype html><html><head><meta charset='utf-8'><title>neuralbandits report</title>"
