@@ -14,7 +14,7 @@ from neuralbandits.experiments.backends.local import LocalBackend
 from neuralbandits.experiments.reproduce import reproduce
 from neuralbandits.experiments.store import ResultStore
 from neuralbandits.experiments.suite import Suite, load_suite, suite_names
-from neuralbandits.reporting.report import write_report
+from neuralbandits.reporting.report import whole_seed_runs, write_report
 from neuralbandits.validation import InvalidParameterError
 
 TINY = """
@@ -108,6 +108,18 @@ def test_report_lists_every_run_and_marks_the_best(tmp_path: Path) -> None:
         expected = float(np.mean(values)) / float(np.mean(seconds["random"]))
         assert row.split(" | ")[3] == f"{expected:.2f}"
     assert "<th>time ÷ random</th>" in page
+
+
+def test_whole_seed_runs_keeps_the_seeds_every_policy_of_the_suite_finished() -> None:
+    def run(seed: int, policy: str, suite: str = "s") -> dict:  # type: ignore[type-arg]
+        return {"spec": {"suite": suite, "env": "classification:digits", "env_params": {}, "policy": policy,
+                         "label": "", "seed": seed}}
+
+    final = [run(0, "a"), run(0, "b"), run(1, "a"), run(2, "b"), run(2, "a"), run(3, "b"), run(0, "a", "t")]
+    kept, left_out = whole_seed_runs(final)
+    assert sorted((e["spec"]["suite"], e["spec"]["seed"], e["spec"]["policy"]) for e in kept) == [
+        ("s", 0, "a"), ("s", 0, "b"), ("s", 2, "a"), ("s", 2, "b"), ("t", 0, "a")]
+    assert left_out == {"s": [1, 3]}
 
 
 def test_report_of_whole_seeds_leaves_out_a_partial_seed_and_can_be_written_elsewhere(

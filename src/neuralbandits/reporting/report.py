@@ -206,12 +206,15 @@ def whole_seed_runs(final: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], 
     mid-seed, the finished runs of that seed would bias the means towards the faster policies."""
     kept: list[dict[str, Any]] = []
     left_out: dict[str, list[int]] = {}
+    def cell(entry: dict[str, Any]) -> tuple[str, str]:
+        return _env_name(entry), entry["spec"]["label"] or entry["spec"]["policy"]
+
     for suite in sorted({e["spec"]["suite"] for e in final}):
         runs = [e for e in final if e["spec"]["suite"] == suite]
-        cells = {(_env_name(e), e["spec"]["label"] or e["spec"]["policy"]) for e in runs}
         by_seed: dict[int, set[tuple[str, str]]] = {}
         for e in runs:
-            by_seed.setdefault(e["spec"]["seed"], set()).add((_env_name(e), e["spec"]["label"] or e["spec"]["policy"]))
+            by_seed.setdefault(e["spec"]["seed"], set()).add(cell(e))
+        cells = set().union(*by_seed.values())
         whole = {seed for seed, done in by_seed.items() if done == cells}
         kept += [e for e in runs if e["spec"]["seed"] in whole]
         if len(whole) < len(by_seed):
@@ -245,11 +248,12 @@ def write_report(store_dir: str | Path, *, out_dir: str | Path | None = None,
                     "</figcaption></figure>")
 
     final = [e for e in entries if e["status"] == "ok" and e["spec"]["phase"] == "final"]
+    suites = sorted({e["spec"]["suite"] for e in final})  # before the filter: a suite may lose every seed
     left_out: dict[str, list[int]] = {}
     if whole_seeds:
         final, left_out = whole_seed_runs(final)
     meta = {entry["suite"]: entry for entry in store.commands()}  # the suite's last command wins
-    for suite in sorted({e["spec"]["suite"] for e in final}):
+    for suite in suites:
         md += [f"## {suite}", ""]
         body.append(f"<h2>{html.escape(suite)}</h2>")
         if suite in left_out:
