@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -12,10 +13,13 @@ import pytest
 from neuralbandits.experiments.backends import execute
 from neuralbandits.experiments.backends.local import LocalBackend
 from neuralbandits.experiments.reproduce import reproduce
+from neuralbandits.experiments.runner import RunResult
 from neuralbandits.experiments.store import ResultStore
 from neuralbandits.experiments.suite import Suite, load_suite, suite_names
 from neuralbandits.reporting.report import whole_seed_runs, write_report
 from neuralbandits.validation import InvalidParameterError
+
+from crashing import dies_on_seed_1_of_random  # tests/experiments, on the path as this file is
 
 TINY = """
 name = "tiny"
@@ -68,6 +72,31 @@ def test_failed_runs_are_reported_do_not_stop_others_and_rerun(tmp_path: Path, m
     monkeypatch.undo()
     second = reproduce(suite, store, LocalBackend(1))
     assert second.ran == 2 and second.skipped == 4 and not second.failed
+
+
+def test_a_worker_that_dies_fails_its_own_job_and_no_other(tmp_path: Path) -> None:
+    suite = Suite.from_toml(TINY)
+    store = ResultStore(tmp_path)
+    summary = reproduce(suite, store, LocalBackend(2, runner=dies_on_seed_1_of_random))
+    assert len(summary.failed) == 1 and summary.ran == 5  # 2 tuning runs + 3 of the 4 reported runs
+    label, error = summary.failed[0]
+    assert label.startswith("random on ") and label.endswith("seed 1") and "worker process died" in error
+    again = reproduce(suite, store, LocalBackend(1))  # the failure is retried, nothing else is
+    assert again.ran == 1 and again.skipped == 5 and not again.failed
+
+
+def test_a_ray_task_whose_worker_dies_fails_its_own_job_and_no_other(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    pytest.importorskip("ray")
+    from neuralbandits.experiments.backends.ray import RayBackend
+
+    # the local Ray instance's workers inherit the environment: let them import the runner too
+    here = str(Path(__file__).parent)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")])))
+    jobs = [job for job in Suite.from_toml(TINY).final_jobs({}) if job.policy == "random"]  # seeds 0, 1
+    backend = RayBackend(workers=2, runner=dies_on_seed_1_of_random, retries=0)
+    outcomes = {job.seed: outcome for job, outcome in backend.run(jobs)}  # one Ray instance, two tasks
+    assert isinstance(outcomes[0], RunResult)
+    assert isinstance(outcomes[1], str) and outcomes[1].startswith("WorkerCrashedError: ")
 
 
 def test_process_pool_and_ray_give_the_stored_results_of_the_in_process_run(tmp_path: Path) -> None:
