@@ -50,8 +50,9 @@ class MCNB(ScorePolicy):
     Learners share one architecture ``f(x; θ) = W_2 ReLU(W_1 x)`` (width ``m``, no biases, Gaussian
     initialisation of §5): user-learners ``θ^u`` in a :class:`LearnerBank` of ``n`` members, all copies
     of ``Θ_0`` (Alg. 1 lines 2–3), a meta-learner ``Θ`` (a bank of one member, also starting at
-    ``Θ_0``) and a frozen copy of ``Θ_0``.  Per-user state: samples ``T^u`` (links in one
-    :class:`SampleBuffer`) and the counter ``μ^u = |T^u|``.
+    ``Θ_0``) and a frozen copy of ``Θ_0``.  Per-user state: samples ``T^u`` (row ``u`` of the table
+    ``user_samples`` lists ids of one shared :class:`SampleBuffer`, in arrival order) and the counter
+    ``μ^u = |T^u|``.
 
     Round ``t`` (Algorithm 1), batched over all users and all ``K`` arms:
 
