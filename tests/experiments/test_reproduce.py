@@ -142,7 +142,7 @@ def test_report_lists_every_run_and_marks_the_best(tmp_path: Path) -> None:
 def test_whole_seed_runs_keeps_the_seeds_every_policy_of_the_suite_finished() -> None:
     def run(seed: int, policy: str, suite: str = "s") -> dict:  # type: ignore[type-arg]
         return {"spec": {"suite": suite, "env": "classification:digits", "env_params": {}, "policy": policy,
-                         "label": "", "seed": seed}}
+                         "label": "", "seed": seed, "rounds": 25}}
 
     final = [run(0, "a"), run(0, "b"), run(1, "a"), run(2, "b"), run(2, "a"), run(3, "b"), run(0, "a", "t")]
     kept, left_out = whole_seed_runs(final)
@@ -173,6 +173,19 @@ def test_report_of_whole_seeds_leaves_out_a_partial_seed_and_can_be_written_else
     everything = write_report(store.root)[1].read_text()
     assert "T = 25, seeds [0, 1]\n" in everything and "left out" not in everything
     assert next(line for line in everything.splitlines() if line.startswith("| linucb |")).endswith("| 2 |")
+
+
+def test_report_gives_each_horizon_of_a_suite_its_own_section(tmp_path: Path) -> None:
+    suite = Suite.from_toml(TINY)
+    store = ResultStore(tmp_path)
+    reproduce(suite, store, LocalBackend(1))
+    reproduce(suite.scaled(rounds=40), store, LocalBackend(1))  # a longer run into the same store
+    text = write_report(tmp_path)[1].read_text()
+    assert [line for line in text.splitlines() if line.startswith("### ")] == [
+        "### classification:digits, T = 25", "### classification:digits, T = 40"]
+    assert "T = 25, seeds [0, 1]\n" in text and "T = 40, seeds [0, 1]\n" in text
+    rows = [line for line in text.splitlines() if line.startswith("| linucb |")]
+    assert len(rows) == 2 and all(row.endswith("| 2 |") for row in rows)  # two seeds each, never four
 
 
 def test_report_rows_follow_the_suite_not_the_order_runs_finished_in(tmp_path: Path) -> None:

@@ -201,17 +201,17 @@ def _html_table(table: pd.DataFrame, reference: str | None = None) -> str:
 
 
 def whole_seed_runs(final: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, list[int]]]:
-    """The runs of ``final`` whose seed is whole in its suite — every (environment, policy) of the
-    suite finished it — and, per suite, the seeds left out.  A sweep runs seed by seed; stopped
+    """The runs of ``final`` whose seed is whole in its suite — every (environment, horizon, policy)
+    of the suite finished it — and, per suite, the seeds left out.  A sweep runs seed by seed; stopped
     mid-seed, the finished runs of that seed would bias the means towards the faster policies."""
     kept: list[dict[str, Any]] = []
     left_out: dict[str, list[int]] = {}
-    def cell(entry: dict[str, Any]) -> tuple[str, str]:
-        return _env_name(entry), entry["spec"]["label"] or entry["spec"]["policy"]
+    def cell(entry: dict[str, Any]) -> tuple[str, int, str]:
+        return _env_name(entry), entry["spec"]["rounds"], entry["spec"]["label"] or entry["spec"]["policy"]
 
     for suite in sorted({e["spec"]["suite"] for e in final}):
         runs = [e for e in final if e["spec"]["suite"] == suite]
-        by_seed: dict[int, set[tuple[str, str]]] = {}
+        by_seed: dict[int, set[tuple[str, int, str]]] = {}
         for e in runs:
             by_seed.setdefault(e["spec"]["seed"], set()).add(cell(e))
         cells = set().union(*by_seed.values())
@@ -263,17 +263,24 @@ def write_report(store_dir: str | Path, *, out_dir: str | Path | None = None,
             body.append(f"<p>{html.escape(line)}</p>")
         suite_runs = [e for e in final if e["spec"]["suite"] == suite]
         suite_meta = meta.get(suite, {})
-        for env in in_suite_order(sorted({_env_name(e) for e in suite_runs}), suite_meta.get("envs")):
-            runs = in_suite_order([e for e in suite_runs if _env_name(e) == env], suite_meta.get("policies"),
-                                  key=lambda e: e["spec"]["label"] or e["spec"]["policy"])
+        # a store may hold a suite at several horizons (`--rounds`): one section per horizon, never a mean over both
+        horizons = sorted({e["spec"]["rounds"] for e in suite_runs})
+        sections = [(env, rounds) for env in in_suite_order(sorted({_env_name(e) for e in suite_runs}),
+                                                            suite_meta.get("envs"))
+                    for rounds in horizons]
+        for env, rounds in sections:
+            runs = in_suite_order([e for e in suite_runs if _env_name(e) == env and e["spec"]["rounds"] == rounds],
+                                  suite_meta.get("policies"), key=lambda e: e["spec"]["label"] or e["spec"]["policy"])
+            if not runs:
+                continue
+            title = env if len(horizons) == 1 else f"{env}, T = {rounds}"
             records = store.records([e["run_id"] for e in runs])
             table = summary_frame(records)
-            slug = re.sub(r"[^A-Za-z0-9]+", "-", f"{suite}-{env}").strip("-")
+            slug = re.sub(r"[^A-Za-z0-9]+", "-", f"{suite}-{title}").strip("-")
             seeds = sorted({e["spec"]["seed"] for e in runs})
-            rounds = runs[0]["spec"]["rounds"]
             reference = suite_meta.get("time_reference")
-            md += [f"### {env}", "", f"T = {rounds}, seeds {seeds}", "", _markdown_table(table, reference), ""]
-            body += [f"<h3>{html.escape(env)}</h3>", f"<p>T = {rounds}, seeds {seeds}</p>",
+            md += [f"### {title}", "", f"T = {rounds}, seeds {seeds}", "", _markdown_table(table, reference), ""]
+            body += [f"<h3>{html.escape(title)}</h3>", f"<p>T = {rounds}, seeds {seeds}</p>",
                      _html_table(table, reference)]
             proposed = suite_meta.get("proposed")
             variants = {e["spec"]["label"] for e in runs if e["spec"]["policy"] == proposed}
