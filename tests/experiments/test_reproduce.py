@@ -188,6 +188,19 @@ def test_report_gives_each_horizon_of_a_suite_its_own_section(tmp_path: Path) ->
     assert len(rows) == 2 and all(row.endswith("| 2 |") for row in rows)  # two seeds each, never four
 
 
+def test_report_never_averages_one_label_over_two_settings(tmp_path: Path) -> None:
+    suite = Suite.from_toml(TINY)
+    store = ResultStore(tmp_path / "store")
+    for alpha in (0.1, 1.0):  # two earlier searches' choices reused into one store
+        chosen = tmp_path / f"chosen-{alpha}.json"
+        chosen.write_text(json.dumps({"classification:digits | linucb": {"alpha": alpha}}))
+        reproduce(suite, store, LocalBackend(1), settings_from=chosen)
+    lines = write_report(store.root)[1].read_text().splitlines()
+    rows = [line for line in lines if line.startswith(("| linucb", "| random"))]
+    assert [row.split(" | ")[0] for row in rows] == ["| random", "| linucb(alpha=0.1)", "| linucb(alpha=1.0)"]
+    assert all(row.endswith("| 2 |") for row in rows)  # two seeds each, never a mean over both settings
+
+
 def test_report_rows_follow_the_suite_not_the_order_runs_finished_in(tmp_path: Path) -> None:
     store = ResultStore(tmp_path)
     reproduce(Suite.from_toml(TINY), store, LocalBackend(1))

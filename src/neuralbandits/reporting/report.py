@@ -274,7 +274,7 @@ def write_report(store_dir: str | Path, *, out_dir: str | Path | None = None,
             if not runs:
                 continue
             title = env if len(horizons) == 1 else f"{env}, T = {rounds}"
-            records = store.records([e["run_id"] for e in runs])
+            records = _labelled_records(store, runs)
             table = summary_frame(records)
             slug = re.sub(r"[^A-Za-z0-9]+", "-", f"{suite}-{title}").strip("-")
             seeds = sorted({e["spec"]["seed"] for e in runs})
@@ -309,6 +309,35 @@ def write_report(store_dir: str | Path, *, out_dir: str | Path | None = None,
                          f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n")
     md_path.write_text("\n".join(md) + "\n")
     return html_path, md_path
+
+
+def run_labels(runs: list[dict[str, Any]]) -> dict[str, str]:
+    """Each run's row label: its policy label, followed by the parameters that differ when runs of one
+    label were stored with several settings (two ``--settings-from`` files into one store), so that
+    no row is a mean over settings."""
+    def label(entry: dict[str, Any]) -> str:
+        return entry["spec"]["label"] or entry["spec"]["policy"]
+
+    settings: dict[str, list[dict[str, Any]]] = {}
+    for e in runs:
+        if e["spec"]["params"] not in settings.setdefault(label(e), []):
+            settings[label(e)].append(e["spec"]["params"])
+    names = {}
+    for e in runs:
+        options = settings[label(e)]
+        differing = sorted({k for option in options for k in option
+                            if any(o.get(k) != option.get(k) for o in options)})
+        params = e["spec"]["params"]
+        suffix = ", ".join(f"{k}={params.get(k)}" for k in differing)
+        names[e["run_id"]] = f"{label(e)}({suffix})" if suffix else label(e)
+    return names
+
+
+def _labelled_records(store: Any, runs: list[dict[str, Any]]) -> pd.DataFrame:
+    """The runs' per-round records, each under its :func:`run_labels` name."""
+    names = run_labels(runs)
+    frames = [store.records([e["run_id"]]).assign(policy=names[e["run_id"]]) for e in runs]
+    return pd.concat(frames, ignore_index=True)
 
 
 def _env_name(entry: dict[str, Any]) -> str:
