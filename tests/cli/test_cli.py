@@ -149,6 +149,21 @@ def test_reproduce_then_report_then_resume(tmp_path: Path) -> None:
     assert "0 runs done, 4 already stored" in again.output
 
 
+def test_report_of_a_sweep_stopped_mid_seed_says_so(tmp_path: Path) -> None:
+    suite = tmp_path / "two-seeds.toml"
+    suite.write_text('name = "two-seeds"\ndescription = "d"\nrounds = 20\nseeds = 2\n'
+                     '[[env]]\nspec = "classification:digits"\n'
+                     '[[policy]]\nkey = "random"\n[[policy]]\nkey = "linucb"\n')
+    out = tmp_path / "store"
+    assert cli_in_process("reproduce", str(suite), "--out", str(out), "--quiet").exit_code == 0
+    assert "note:" not in cli_in_process("report", str(out)).output  # every seed is whole
+    index = out / "index.jsonl"  # as if the sweep had stopped before seed 1's last run
+    index.write_text("".join(index.read_text().splitlines(keepends=True)[:-1]))
+    hint = cli_in_process("report", str(out)).output
+    assert "note: two-seeds: seeds [1] are unfinished" in hint and "--whole-seeds" in hint
+    assert "note:" not in cli_in_process("report", str(out), "--whole-seeds").output
+
+
 def test_reproduce_rejects_a_reused_search_that_does_not_fit_the_suite(tmp_path: Path) -> None:
     chosen = tmp_path / "chosen.json"
     chosen.write_text(json.dumps({"classification:elsewhere | linucb": {"alpha": 0.1}}))

@@ -342,6 +342,15 @@ def report(
         fail(f"--out {out} exists and is not a folder.")
     html_path, md_path = guarded(lambda: write_report(store, out_dir=out, whole_seeds=whole_seeds))
     typer.echo(f"wrote {html_path} and {md_path}")
+    if not whole_seeds:
+        from neuralbandits.experiments.store import ResultStore
+        from neuralbandits.reporting.report import whole_seed_runs
+
+        final = [e for e in ResultStore(store).entries().values()
+                 if e["status"] == "ok" and e["spec"]["phase"] == "final"]
+        for suite, seeds in whole_seed_runs(final)[1].items():
+            typer.echo(f"note: {suite}: seeds {seeds} are unfinished for some policies, whose means cover "
+                       "fewer seeds than the others'; --whole-seeds leaves those seeds out.")
 
 
 @bench_app.command("mcnb")

@@ -202,7 +202,7 @@ def _html_table(table: pd.DataFrame, reference: str | None = None) -> str:
 
 def whole_seed_runs(final: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, list[int]]]:
     """The runs of ``final`` whose seed is whole in its suite — every (environment, horizon, policy)
-    of the suite finished it — and, per suite, the seeds left out.  A sweep runs seed by seed; stopped
+    with a finished run in the suite finished that seed too — and, per suite, the seeds left out.  A sweep runs seed by seed; stopped
     mid-seed, the finished runs of that seed would bias the means towards the faster policies."""
     kept: list[dict[str, Any]] = []
     left_out: dict[str, list[int]] = {}
