@@ -344,11 +344,9 @@ def report(
     typer.echo(f"wrote {html_path} and {md_path}")
     if not whole_seeds:
         from neuralbandits.experiments.store import ResultStore
-        from neuralbandits.reporting.report import whole_seed_runs
+        from neuralbandits.reporting.report import final_runs, whole_seed_runs
 
-        final = [e for e in ResultStore(store).entries().values()
-                 if e["status"] == "ok" and e["spec"]["phase"] == "final"]
-        for suite, seeds in whole_seed_runs(final)[1].items():
+        for suite, seeds in whole_seed_runs(final_runs(ResultStore(store).entries().values()))[1].items():
             typer.echo(f"note: {suite}: seeds {seeds} are unfinished for some policies, whose means cover "
                        "fewer seeds than the others'; --whole-seeds leaves those seeds out.")
 

@@ -200,20 +200,23 @@ def _html_table(table: pd.DataFrame, reference: str | None = None) -> str:
             + "".join(cells) + "</table>")
 
 
+def final_runs(entries: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The finished runs of the reported seeds (no grid-search run, no failure)."""
+    return [e for e in entries if e["status"] == "ok" and e["spec"]["phase"] == "final"]
+
+
 def whole_seed_runs(final: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, list[int]]]:
     """The runs of ``final`` whose seed is whole in its suite — every (environment, horizon, policy)
-    with a finished run in the suite finished that seed too — and, per suite, the seeds left out.  A sweep runs seed by seed; stopped
-    mid-seed, the finished runs of that seed would bias the means towards the faster policies."""
+    with a finished run in the suite finished that seed too — and, per suite, the seeds left out.
+    A sweep runs seed by seed; stopped mid-seed, the finished runs of that seed would bias the means
+    towards the faster policies."""
     kept: list[dict[str, Any]] = []
     left_out: dict[str, list[int]] = {}
-    def cell(entry: dict[str, Any]) -> tuple[str, int, str]:
-        return _env_name(entry), entry["spec"]["rounds"], entry["spec"]["label"] or entry["spec"]["policy"]
-
     for suite in sorted({e["spec"]["suite"] for e in final}):
         runs = [e for e in final if e["spec"]["suite"] == suite]
         by_seed: dict[int, set[tuple[str, int, str]]] = {}
         for e in runs:
-            by_seed.setdefault(e["spec"]["seed"], set()).add(cell(e))
+            by_seed.setdefault(e["spec"]["seed"], set()).add((_env_name(e), e["spec"]["rounds"], _label(e)))
         cells = set().union(*by_seed.values())
         whole = {seed for seed, done in by_seed.items() if done == cells}
         kept += [e for e in runs if e["spec"]["seed"] in whole]
@@ -247,7 +250,7 @@ def write_report(store_dir: str | Path, *, out_dir: str | Path | None = None,
         body.append(f'<figure><img src="data:image/png;base64,{encoded}"><figcaption>{html.escape(caption)}'
                     "</figcaption></figure>")
 
-    final = [e for e in entries if e["status"] == "ok" and e["spec"]["phase"] == "final"]
+    final = final_runs(entries)
     suites = sorted({e["spec"]["suite"] for e in final})  # before the filter: a suite may lose every seed
     left_out: dict[str, list[int]] = {}
     if whole_seeds:
@@ -270,7 +273,7 @@ def write_report(store_dir: str | Path, *, out_dir: str | Path | None = None,
                     for rounds in horizons]
         for env, rounds in sections:
             runs = in_suite_order([e for e in suite_runs if _env_name(e) == env and e["spec"]["rounds"] == rounds],
-                                  suite_meta.get("policies"), key=lambda e: e["spec"]["label"] or e["spec"]["policy"])
+                                  suite_meta.get("policies"), key=_label)
             if not runs:
                 continue
             title = env if len(horizons) == 1 else f"{env}, T = {rounds}"
@@ -315,21 +318,17 @@ def run_labels(runs: list[dict[str, Any]]) -> dict[str, str]:
     """Each run's row label: its policy label, followed by the parameters that differ when runs of one
     label were stored with several settings (two ``--settings-from`` files into one store), so that
     no row is a mean over settings."""
-    def label(entry: dict[str, Any]) -> str:
-        return entry["spec"]["label"] or entry["spec"]["policy"]
-
     settings: dict[str, list[dict[str, Any]]] = {}
     for e in runs:
-        if e["spec"]["params"] not in settings.setdefault(label(e), []):
-            settings[label(e)].append(e["spec"]["params"])
+        if e["spec"]["params"] not in settings.setdefault(_label(e), []):
+            settings[_label(e)].append(e["spec"]["params"])
+    differing = {label: sorted({k for option in options for k in option
+                                if any(other.get(k) != option.get(k) for other in options)})
+                 for label, options in settings.items()}
     names = {}
     for e in runs:
-        options = settings[label(e)]
-        differing = sorted({k for option in options for k in option
-                            if any(o.get(k) != option.get(k) for o in options)})
-        params = e["spec"]["params"]
-        suffix = ", ".join(f"{k}={params.get(k)}" for k in differing)
-        names[e["run_id"]] = f"{label(e)}({suffix})" if suffix else label(e)
+        suffix = ", ".join(f"{k}={e['spec']['params'].get(k)}" for k in differing[_label(e)])
+        names[e["run_id"]] = f"{_label(e)}({suffix})" if suffix else _label(e)
     return names
 
 
@@ -338,6 +337,11 @@ def _labelled_records(store: Any, runs: list[dict[str, Any]]) -> pd.DataFrame:
     names = run_labels(runs)
     frames = [store.records([e["run_id"]]).assign(policy=names[e["run_id"]]) for e in runs]
     return pd.concat(frames, ignore_index=True)
+
+
+def _label(entry: dict[str, Any]) -> str:
+    """A run's policy label (the policy key when the suite gave none)."""
+    return entry["spec"]["label"] or entry["spec"]["policy"]
 
 
 def _env_name(entry: dict[str, Any]) -> str:
@@ -353,11 +357,11 @@ def _append_runs_and_provenance(root: Path, entries: list[dict[str, Any]], comma
            "|---|---|---|---|---|---|---|---|---|"]
     rows = []
     for e in sorted(entries, key=lambda e: (e["spec"]["suite"], e["spec"]["phase"], e["spec"]["env"],
-                                            e["spec"]["label"] or e["spec"]["policy"], e["spec"]["seed"])):
+                                            _label(e), e["spec"]["seed"])):
         s = e["spec"]
         regret = f"{e['final_regret']:.1f}" if e["status"] == "ok" else html.escape(e.get("error", ""))
         params = ", ".join(f"{k}={v}" for k, v in sorted(s["params"].items()))
-        cells = [e["run_id"], s["suite"], s["phase"], _env_name(e), s["label"] or s["policy"], params,
+        cells = [e["run_id"], s["suite"], s["phase"], _env_name(e), _label(e), params,
                  str(s["seed"]), e["status"], regret]
         md.append("| " + " | ".join(cells) + " |")
         rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")

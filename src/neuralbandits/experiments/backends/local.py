@@ -59,10 +59,11 @@ class LocalBackend:
                         broken = True
                         break
                     waiting.popleft()
+                if not broken:
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    broken = any(isinstance(future.exception(), BrokenProcessPool) for future in done)
                 if broken:  # every job in flight has ended with the pool
                     done = set(running)
-                else:
-                    done, _ = wait(running, return_when=FIRST_COMPLETED)
                 suspects: list[RunSpec] = []
                 for future in done:
                     job = running.pop(future)
@@ -71,13 +72,7 @@ class LocalBackend:
                         suspects.append(job)
                     else:
                         yield job, outcome
-                if suspects or broken:
-                    for future, job in running.items():
-                        outcome = _outcome(future)
-                        if outcome is None:
-                            suspects.append(job)
-                        else:
-                            yield job, outcome
+                if broken:
                     return suspects
         return []
 
