@@ -147,6 +147,38 @@ def test_adam_step_on_every_member_matches_torch_adam() -> None:
             torch.testing.assert_close(bank.stacked()[name][index], param, atol=1e-5, rtol=1e-5)
 
 
+def test_adam_on_changing_member_subsets_matches_torch_adam_per_member() -> None:
+    """Every update path of ``MaskedAdam`` over several steps with differing per-member counts: all
+    members, most of them (whole tensors, the rest held by coefficients), a minority above the fused
+    limit (gathered rows) and a few (fused slices); members off a step must not move at all."""
+    network = NetworkConfig(width=5, bias=True)
+    n_members = 40
+    bank = LearnerBank(3, n_members, network=network, identical=False, seed=11)
+    modules = members_as_modules(bank, network)
+    optimizer = MaskedAdam(bank, lr=0.05)
+    references = [torch.optim.Adam(m.parameters(), lr=0.05) for m in modules]
+    generator = torch.Generator().manual_seed(12)
+    inputs, targets = torch.randn(n_members, 4, 3), torch.randn(n_members, 4)
+    for size in [n_members, 30, 18, 5, 30, n_members, 25, 18]:
+        active = torch.randperm(n_members, generator=generator)[:size].sort().values
+        before = {n: v.detach().clone() for n, v in bank.stacked().items()}
+        bank.zero_grad(set_to_none=True)
+        (0.5 * (bank.predict(None, SampleInputs(inputs)) - targets).square().mean(1)).sum().backward()
+        optimizer.step(bank.stacked(), active)
+        for index in active.tolist():
+            references[index].zero_grad()
+            (0.5 * (modules[index](inputs[index]) - targets[index]).square().mean()).backward()
+            references[index].step()
+        idle = torch.ones(n_members, dtype=torch.bool)
+        idle[active] = False
+        for name, value in bank.stacked().items():
+            assert torch.equal(value.detach()[idle], before[name][idle]), name
+    assert optimizer.steps.unique().numel() > 1  # the counts really differ between members
+    for index, module in enumerate(modules):
+        for name, param in module.named_parameters():
+            torch.testing.assert_close(bank.stacked()[name][index], param, atol=1e-5, rtol=1e-5)
+
+
 @pytest.mark.parametrize("loss_fn", [lambda f, r: 0.5 * (f - r).square(), half_squared_loss],
                          ids=["via-autograd", "via-derivative"])
 @pytest.mark.parametrize("block", [False, True])

@@ -183,6 +183,8 @@ class LearnerBank(nn.Module):
             params = self.gather(member_ids)
         else:
             params = self.stacked()
+        if len(inputs) <= chunk_size:  # one chunk: no slicing (a small bank's step is mostly overhead)
+            return self._chunk_loss_gradients(params, inputs, targets, loss_fn)
         chunks = map_chunks(
             lambda start, stop: self._chunk_loss_gradients(
                 {n: v[start:stop] for n, v in params.items()}, _rows(inputs, start, stop - start),
@@ -203,7 +205,7 @@ class LearnerBank(nn.Module):
                 hidden = first_layer_one_block(params["first.weight"], bias, inputs.features,
                                                inputs.block_ids, self.n_blocks)
             tail = {n: params[n] for n in self._tail_names}
-            values, pre_activations = tail_forward(hidden, tail)
+            values, activations = tail_forward(hidden, tail)
         derivative = getattr(loss_fn, "derivative", None)
         if derivative is not None:
             losses = loss_fn(values, targets).mean(1)
@@ -214,7 +216,7 @@ class LearnerBank(nn.Module):
                 losses = loss_fn(predictions, targets).mean(1)
                 (upstream,) = torch.autograd.grad(losses.sum(), predictions)
         with torch.no_grad():
-            delta, grads = tail_backward(tail, pre_activations, upstream)
+            delta, grads = tail_backward(tail, activations, upstream)
             grads["first.weight"] = first_layer_gradient(delta, inputs.features, inputs.block_ids, self.n_blocks)
             if bias is not None:
                 grads["first.bias"] = delta.sum(1)
@@ -317,9 +319,9 @@ class LearnerBank(nn.Module):
         params = self.gather(member_ids)
         hidden = self._hidden_arms(params, arms)
         tail = {n: params[n] for n in self._tail_names}
-        values, pre_activations = tail_forward(hidden, tail)
+        values, activations = tail_forward(hidden, tail)
         # backpropagation by hand: one contraction per layer instead of vmap(grad)'s per-arm graphs
-        delta, tail_grads = tail_backward(tail, pre_activations, torch.ones_like(values), per_sample=True)
+        delta, tail_grads = tail_backward(tail, activations, torch.ones_like(values), per_sample=True)
         batch, n_arms = values.shape
         rest = torch.cat([tail_grads[n].reshape(batch, n_arms, -1) for n in self._tail_names], -1)
         if isinstance(arms, BlockArms):

@@ -518,10 +518,10 @@ class NeuralLogitModel(nn.Module):
         else:
             hidden = features @ weight.T
         tail = {name: params[name] for name in params if name.startswith("tail.")}
-        logits, pre_activations = tail_forward(hidden[None], tail)
+        logits, activations = tail_forward(hidden[None], tail)
         loss = float(nn.functional.binary_cross_entropy_with_logits(logits[0], targets))
         upstream = (torch.sigmoid(logits) - targets) / targets.shape[0]
-        delta, gradients = tail_backward(tail, pre_activations, upstream)
+        delta, gradients = tail_backward(tail, activations, upstream)
         delta = delta[0]
         if self.blocked:
             pieces = delta.split([len(piece) for piece in features])

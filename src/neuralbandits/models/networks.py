@@ -100,7 +100,7 @@ def first_layer_dense(weight: Tensor, bias: Tensor | None, inputs: Tensor) -> Te
     """Per-member first layer on dense inputs: weight ``(N, m, d)``, inputs ``(N, …, d)`` → ``(N, …, m)``."""
     shape = inputs.shape
     flat = inputs.reshape(shape[0], -1, shape[-1])
-    hidden = torch.einsum("nsd,nmd->nsm", flat, weight)
+    hidden = flat @ weight.transpose(1, 2)  # a batched product (the einsum it replaces ran the same)
     if bias is not None:
         hidden = hidden + bias[:, None, :]
     return hidden.reshape(*shape[:-1], weight.shape[1])
@@ -221,31 +221,31 @@ def tail_forward(hidden: Tensor, params: dict[str, Tensor]) -> tuple[Tensor, lis
     ``hidden`` ``(R, N, m)`` is the first layer's output (pre-activation) of ``N`` samples in each of
     ``R`` rows; ``params`` maps ``tail.{i}.weight`` to ``(R, out, in)`` and ``tail.{i}.bias`` to
     ``(R, out)``, or to ``(out, in)`` / ``(out,)`` when every row shares them.  Returns ``f`` ``(R, N)``
-    and the input pre-activation of every tail layer (for :func:`tail_backward`).
+    and the input activation ``σ(·)`` of every tail layer (for :func:`tail_backward`).
     """
-    inputs = []
+    activations = []
     for index in tail_layers(params):
-        inputs.append(hidden)
-        hidden = hidden.relu() @ params[f"tail.{index}.weight"].transpose(-1, -2)
+        activations.append(hidden.relu())
+        hidden = activations[-1] @ params[f"tail.{index}.weight"].transpose(-1, -2)
         bias = params.get(f"tail.{index}.bias")
         if bias is not None:
             hidden = hidden + bias.unsqueeze(-2)
-    return hidden.squeeze(-1), inputs
+    return hidden.squeeze(-1), activations
 
 
 def tail_backward(
-    params: dict[str, Tensor], inputs: list[Tensor], upstream: Tensor, *, per_sample: bool = False
+    params: dict[str, Tensor], activations: list[Tensor], upstream: Tensor, *, per_sample: bool = False
 ) -> tuple[Tensor, dict[str, Tensor]]:
     """Backpropagation through the tail by hand (one batched matrix product per layer and step).
 
+    ``activations`` are :func:`tail_forward`'s (ReLU's mask is ``σ(h) > 0``, the same as ``h > 0``).
     ``upstream`` ``(R, N)`` weights each sample (``1`` for ``∇f``, ``∂loss/∂f`` for a loss).  Returns
     ``δ = upstream · ∂f/∂hidden`` ``(R, N, m)`` and the tail gradients of each row, summed over its ``N``
     samples (``(R, …)``), or per sample (``(R, N, …)``) with ``per_sample=True``.
     """
     grads: dict[str, Tensor] = {}
     error = upstream[..., None]  # (R, N, out)
-    for index, pre in zip(reversed(tail_layers(params)), reversed(inputs)):
-        active = pre.relu()
+    for index, active in zip(reversed(tail_layers(params)), reversed(activations)):
         weight = params[f"tail.{index}.weight"]
         scalar = error.shape[-1] == 1  # the output layer: products with a unit dimension are broadcasts
         if per_sample:
@@ -256,5 +256,5 @@ def tail_backward(
             grads[f"tail.{index}.bias"] = error if per_sample else error.sum(-2)
         # ReLU's backward as one fused pass: multiplying by the mask `pre > 0` converts a bool
         # tensor and was 5-10x slower (the largest single cost of a training step)
-        error = torch.ops.aten.threshold_backward(error * weight if scalar else error @ weight, pre, 0)
+        error = torch.ops.aten.threshold_backward(error * weight if scalar else error @ weight, active, 0)
     return error, grads

@@ -316,8 +316,8 @@ class MCNB(ScorePolicy):
         tail0 = {name: theta[name] for name in self.names if name.startswith("tail.")}
         # ∇ of Σ_u w_u ½(f(x^u) − r^u)² by hand: every row starts at Θ_{t−1}, so h = h0 and only the
         # samples that read the arm's block contribute to that block's gradient
-        values, pre_activations = tail_forward(hidden0, tail0)
-        delta, grad_tail = tail_backward(tail0, pre_activations, weights * (values - targets))
+        values, activations = tail_forward(hidden0, tail0)
+        delta, grad_tail = tail_backward(tail0, activations, weights * (values - targets))
         if block_ids is not None:  # a sample that reads another block gives that block's gradient
             delta = delta * (block_ids == arm_blocks[:, None]).unsqueeze(-1)
         grad_block = delta.transpose(1, 2) @ features  # (R, m, d_in)
@@ -332,8 +332,8 @@ class MCNB(ScorePolicy):
         gradients ``(R, p_rest)``.  The first-layer gradient is ``δ xᵀ`` (never formed)."""
         hidden = torch.einsum("rmd,rd->rm", params["first.weight"], inputs)
         tail = {name: params[name] for name in self.names if name.startswith("tail.")}
-        values, pre_activations = tail_forward(hidden[:, None], tail)
-        delta, tail_grads = tail_backward(tail, pre_activations, torch.ones_like(values))
+        values, activations = tail_forward(hidden[:, None], tail)
+        delta, tail_grads = tail_backward(tail, activations, torch.ones_like(values))
         rest = torch.cat([tail_grads[name].reshape(len(values), -1) for name in tail], dim=-1)
         return values[:, 0], delta[:, 0], rest
 
