@@ -193,7 +193,8 @@ class MCNB(ScorePolicy):
         self.buffer = SampleBuffer(info.block_dim if self.blocked else info.dim)
         self.register_buffer("mu", torch.zeros(info.n_users, dtype=torch.int64))
         self.register_buffer("pending", torch.zeros(info.n_users, dtype=torch.bool))
-        self.register_buffer("user_samples", torch.zeros(info.n_users, 16, dtype=torch.int64))
+        # int32 ids: half the memory of the n × |T^u| table (0.8 GB at n = 20 000 after 10 000 rounds)
+        self.register_buffer("user_samples", torch.zeros(info.n_users, 16, dtype=torch.int32))
         # queued line-13 meta steps: the first meta_steps[1] rows (step index, sample id), in step
         # order, of a table grown by doubling; meta_steps[0] = number of steps
         self.register_buffer("meta_queue", torch.zeros(0, 2, dtype=torch.int64))
@@ -249,14 +250,14 @@ class MCNB(ScorePolicy):
             grown = table.new_zeros(table.shape[0], max(2 * table.shape[1], int(positions.max()) + 1))
             grown[:, : table.shape[1]] = table
             self.user_samples = table = grown
-        table[owners, positions] = samples[order]
+        table[owners, positions] = samples[order].to(table.dtype)
 
     def draw_samples(self, uniforms: Tensor) -> Tensor:
         """One uniform sample of ``T^u`` per user for each row of ``uniforms`` ``(R, n)`` in
         ``[0, 1)`` → sample ids ``(R, n)``, ``-1`` for users without data."""
         counts = self.mu
         picks = (uniforms * counts).long().clamp_max((counts - 1).clamp_min(0))
-        ids = self.user_samples.gather(1, picks.T).T
+        ids = self.user_samples.gather(1, picks.T).T.long()
         return ids.masked_fill(counts == 0, -1)
 
     def adaptation_samples(self, n_arms: int) -> Tensor:
