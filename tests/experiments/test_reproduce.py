@@ -16,7 +16,8 @@ from neuralbandits.experiments.reproduce import reproduce
 from neuralbandits.experiments.runner import RunResult
 from neuralbandits.experiments.store import ResultStore
 from neuralbandits.experiments.suite import Suite, load_suite, suite_names
-from neuralbandits.reporting.report import whole_seed_runs, write_report
+from neuralbandits.experiments.host import describe, host_info
+from neuralbandits.reporting.report import run_hosts, whole_seed_runs, write_report
 from neuralbandits.validation import InvalidParameterError
 
 from crashing import dies_on_seed_1_of_random  # tests/experiments, on the path as this file is
@@ -149,6 +150,22 @@ def test_whole_seed_runs_keeps_the_seeds_every_policy_of_the_suite_finished() ->
     assert sorted((e["spec"]["suite"], e["spec"]["seed"], e["spec"]["policy"]) for e in kept) == [
         ("s", 0, "a"), ("s", 0, "b"), ("s", 2, "a"), ("s", 2, "b"), ("t", 0, "a")]
     assert left_out == {"s": [1, 3]}
+
+
+def test_every_stored_run_records_its_host_and_the_report_lists_the_hosts(tmp_path: Path) -> None:
+    store = ResultStore(tmp_path)
+    reproduce(Suite.from_toml(TINY), store, LocalBackend(2))  # computed in worker processes
+    entries = list(store.entries().values())
+    assert all(e["host"] == host_info() for e in entries)
+    assert {"cpu", "python", "torch", "numpy", "neuralbandits"} <= set(host_info())
+    # a run stored before hosts were recorded, and one from another machine
+    other = {**host_info(), "cpu": "Other CPU", "openblas": "SkylakeX (0.3.31)"}
+    old = [{**entries[0], "run_id": "old"}, {**entries[1], "run_id": "elsewhere", "host": other}]
+    del old[0]["host"]
+    assert run_hosts(entries + old) == [(describe(host_info()), len(entries)), ("not recorded", 1),
+                                        ("Other CPU, OpenBLAS SkylakeX (0.3.31), torch " + other["torch"], 1)]
+    text = write_report(tmp_path)[1].read_text()
+    assert f"  - {describe(host_info())}: {len(entries)} runs" in text
 
 
 def test_report_of_whole_seeds_leaves_out_a_partial_seed_and_can_be_written_elsewhere(

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from neuralbandits.envs.base import BanditEnv
+from neuralbandits.experiments.host import host_info
 from neuralbandits.experiments.runner import Progress, RunResult, run_seeds
 from neuralbandits.policies.base import POLICIES, PolicyBase, build_policy
 from neuralbandits.types import BlockArms, Context, Feedback
@@ -118,6 +119,6 @@ def run_seeds_batched(
             progress(1)
     return [
         RunResult(label or key, seed, actions[:, s].astype(np.int64), rewards[:, s], regrets[:, s],
-                  elapsed / n_streams, {}, policy_s / n_streams)
+                  elapsed / n_streams, {}, policy_s / n_streams, host=host_info())
         for s, seed in enumerate(seeds)
     ]

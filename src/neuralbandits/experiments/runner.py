@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 
 from neuralbandits.envs.base import BanditEnv
+from neuralbandits.experiments.host import host_info
 from neuralbandits.experiments.spec import ExperimentSpec, PolicySpec
 from neuralbandits.policies.base import PolicyBase, build_policy
 from neuralbandits.rng import spawn_seeds
@@ -40,6 +41,9 @@ class RunResult:
     policy_s: float = 0.0  # seconds spent inside the policy's select and update (no environment)
     #: the policy's diagnostics per round (:func:`policy_diagnostics`); written as ``policy_<name>``
     diagnostics: dict[str, np.ndarray] = field(default_factory=dict)
+    #: where the run was computed (:func:`~neuralbandits.experiments.host.host_info`): results can
+    #: round differently on another CPU
+    host: dict[str, str] = field(default_factory=dict)
 
     @property
     def cumulative_regret(self) -> np.ndarray:
@@ -147,7 +151,7 @@ def run_policy(
     extras = {name: torch.stack(values).double().sum(1).numpy() for name, values in extras_log.items()}
     actions = torch.stack(chosen_log)[:, 0].numpy()
     return RunResult(label or policy.key, seed, actions, rewards, regrets, elapsed, extras, policy_s,
-                     policy_diagnostics(policy, learned))
+                     policy_diagnostics(policy, learned), host_info())
 
 
 def iter_runs(

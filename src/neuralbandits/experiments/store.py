@@ -103,7 +103,7 @@ class ResultStore:
         os.replace(partial, target)  # a crash never leaves a half-written run behind
         self._append({"run_id": spec.run_id, "status": "ok", "spec": spec.to_json(),
                       "final_regret": float(result.cumulative_regret[-1]), "seconds": result.seconds,
-                      "finished_at": time.time()})
+                      "finished_at": time.time(), "host": result.host})
 
     def record_failure(self, spec: RunSpec, error: str) -> None:
         self._append({"run_id": spec.run_id, "status": "failed", "spec": spec.to_json(), "error": error,

@@ -19,6 +19,7 @@ import platform
 import re
 import textwrap
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Iterable, TypeVar
 
@@ -35,6 +36,7 @@ from neuralbandits.experiments.records import (  # noqa: E402
     final_diagnostics,
     summary_frame,
 )
+from neuralbandits.experiments.host import describe  # noqa: E402
 from neuralbandits.reporting.plots import draw_curves, draw_regret  # noqa: E402
 
 T = TypeVar("T")
@@ -339,6 +341,14 @@ def _labelled_records(store: Any, runs: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def run_hosts(entries: Iterable[dict[str, Any]]) -> list[tuple[str, int]]:
+    """The hosts the store's finished runs were computed on, with their numbers of runs, most first;
+    runs stored before hosts were recorded count as ``not recorded``."""
+    counts = Counter(describe(e["host"]) if e.get("host") else "not recorded"
+                     for e in entries if e["status"] == "ok")
+    return counts.most_common()
+
+
 def _label(entry: dict[str, Any]) -> str:
     """A run's policy label (the policy key when the suite gave none)."""
     return entry["spec"]["label"] or entry["spec"]["policy"]
@@ -373,12 +383,17 @@ def _append_runs_and_provenance(root: Path, entries: list[dict[str, Any]], comma
 
     machine = f"{platform.platform()}, {platform.processor() or platform.machine()}, " \
               f"Python {platform.python_version()}, torch {torch.__version__}"
-    md += ["", "## Provenance", "", f"- neuralbandits {version}", f"- machine: {machine}",
-           f"- generated {time.strftime('%Y-%m-%d %H:%M:%S %Z')}", "- commands:"]
+    hosts = run_hosts(entries)
+    md += ["", "## Provenance", "", f"- neuralbandits {version}", f"- report made on: {machine}",
+           "- runs computed on (results can round differently on another CPU):"]
+    md += [f"  - {host}: {count} runs" for host, count in hosts]
+    md += [f"- generated {time.strftime('%Y-%m-%d %H:%M:%S %Z')}", "- commands:"]
     md += [f"  - `{c}`" for c in commands]
     md += ["", "Settings chosen by the grid search (on the tuning seeds):", "", "```json",
            json.dumps(chosen, indent=2), "```"]
     body.append("<h2>Provenance</h2><ul>" + f"<li>neuralbandits {html.escape(version)}</li>"
-                f"<li>machine: {html.escape(machine)}</li>"
+                f"<li>report made on: {html.escape(machine)}</li>"
+                + "<li>runs computed on (results can round differently on another CPU):<ul>"
+                + "".join(f"<li>{html.escape(host)}: {count} runs</li>" for host, count in hosts) + "</ul></li>"
                 + "".join(f"<li><code>{html.escape(c)}</code></li>" for c in commands) + "</ul>"
                 f"<h3>Settings chosen by the grid search</h3><pre>{html.escape(json.dumps(chosen, indent=2))}</pre>")
