@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import platform
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -51,12 +52,14 @@ def _cpu_model() -> str:
 
 
 def _openblas_kernels() -> str:
-    """``"Haswell (0.3.31)"``: the architecture each loaded OpenBLAS chose (NumPy's and SciPy's may
-    be two copies), as threadpoolctl reports it; empty if none is loaded or threadpoolctl is missing."""
+    """``"Haswell (0.3.31)"``: the kernels NumPy's OpenBLAS chose, as threadpoolctl reports them (every
+    loaded OpenBLAS if none is NumPy's bundled copy: SciPy loads its own, and whether it is loaded yet
+    must not change a run's host); empty if none is loaded or threadpoolctl is missing."""
     try:
         from threadpoolctl import threadpool_info
     except ImportError:
         return ""
-    kernels = {f"{lib.get('architecture')} ({lib.get('version')})" for lib in threadpool_info()
-               if lib.get("internal_api") == "openblas"}
+    libraries = [lib for lib in threadpool_info() if lib.get("internal_api") == "openblas"]
+    numpys = [lib for lib in libraries if Path(lib.get("filepath", "")).parent.name.startswith("numpy")]
+    kernels = {f"{lib.get('architecture')} ({lib.get('version')})" for lib in numpys or libraries}
     return ", ".join(sorted(kernels))

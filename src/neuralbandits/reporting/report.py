@@ -36,7 +36,7 @@ from neuralbandits.experiments.records import (  # noqa: E402
     final_diagnostics,
     summary_frame,
 )
-from neuralbandits.experiments.host import describe  # noqa: E402
+from neuralbandits.experiments.host import describe, host_info  # noqa: E402
 from neuralbandits.reporting.plots import draw_curves, draw_regret  # noqa: E402
 
 T = TypeVar("T")
@@ -379,10 +379,7 @@ def _append_runs_and_provenance(root: Path, entries: list[dict[str, Any]], comma
                 "</th><th>policy</th><th>params</th><th>seed</th><th>status</th><th>final regret / error</th></tr>"
                 + "".join(rows) + "</table>")
     chosen = {p.name: json.loads(p.read_text()) for p in sorted(root.glob("*.chosen.json"))}
-    import torch
-
-    machine = f"{platform.platform()}, {platform.processor() or platform.machine()}, " \
-              f"Python {platform.python_version()}, torch {torch.__version__}"
+    machine = f"{platform.platform()}, {describe(host_info())}, Python {platform.python_version()}"
     hosts = run_hosts(entries)
     md += ["", "## Provenance", "", f"- neuralbandits {version}", f"- report made on: {machine}",
            "- runs computed on (results can round differently on another CPU):"]
