@@ -17,7 +17,7 @@ from neuralbandits.experiments.runner import RunResult
 from neuralbandits.experiments.store import ResultStore
 from neuralbandits.experiments.suite import Suite, load_suite, suite_names
 from neuralbandits.experiments.host import describe, host_info
-from neuralbandits.reporting.report import run_hosts, whole_seed_runs, write_report
+from neuralbandits.reporting.report import command_lines, run_hosts, whole_seed_runs, write_report
 from neuralbandits.validation import InvalidParameterError
 
 from crashing import dies_on_seed_1_of_random  # tests/experiments, on the path as this file is
@@ -138,6 +138,28 @@ def test_report_lists_every_run_and_marks_the_best(tmp_path: Path) -> None:
         expected = float(np.mean(values)) / float(np.mean(seconds["random"]))
         assert row.split(" | ")[3] == f"{expected:.2f}"
     assert "<th>time ÷ random</th>" in page
+
+
+def test_report_lists_each_command_once_with_how_often_and_when_it_ran(tmp_path: Path) -> None:
+    day = 1_795_500_000.0  # 2026-11-24 06:00 UTC
+    commands = [{"command": "neuralbandits reproduce a.toml --seeds 1", "time": day},
+                {"command": "neuralbandits reproduce a.toml --seeds 2", "time": day + 60},
+                {"command": "neuralbandits reproduce a.toml --seeds 1", "time": day + 86_400},
+                {"command": "neuralbandits reproduce a.toml --seeds 1", "time": day + 3_600},
+                {"command": "neuralbandits run --env x"}]  # logged before times were
+    assert command_lines(commands) == [
+        "`neuralbandits reproduce a.toml --seeds 1` (3×, 2026-11-24 06:00 to 2026-11-25 06:00 UTC)",
+        "`neuralbandits reproduce a.toml --seeds 2` (2026-11-24 06:01 UTC)",
+        "`neuralbandits run --env x`"]
+    suite = Suite.from_toml(TINY)
+    store = ResultStore(tmp_path)
+    reproduce(suite, store, LocalBackend(1))
+    for _ in range(2):  # a resumed sweep logs its command again
+        store.record_command("neuralbandits reproduce tiny.toml", suite)
+    html_path, md_path = write_report(tmp_path)
+    text = md_path.read_text()
+    assert text.count("neuralbandits reproduce tiny.toml") == 1 and "`neuralbandits reproduce tiny.toml` (2×, " in text
+    assert "<li><code>neuralbandits reproduce tiny.toml</code> (2×, " in html_path.read_text()
 
 
 def test_whole_seed_runs_keeps_the_seeds_every_policy_of_the_suite_finished() -> None:

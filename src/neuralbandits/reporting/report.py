@@ -305,8 +305,7 @@ def write_report(store_dir: str | Path, *, out_dir: str | Path | None = None,
                 add_figure(effective_dim, f"{slug}-effective-dim.png", "effective dimension over t")
             md.append("")
 
-    _append_runs_and_provenance(store.root, entries, [c["command"] for c in store.commands()], md, body,
-                                __version__)
+    _append_runs_and_provenance(store.root, entries, command_lines(store.commands()), md, body, __version__)
     html_path, md_path = out / "report.html", out / "report.md"
     style = ("body{font-family:sans-serif;max-width:1000px;margin:2em auto}table{border-collapse:collapse}"
              "td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px}img{max-width:100%}")
@@ -349,6 +348,32 @@ def run_hosts(entries: Iterable[dict[str, Any]]) -> list[tuple[str, int]]:
     return counts.most_common()
 
 
+def _code_spans(text: str) -> str:
+    """Markdown's `code` spans as HTML ``<code>`` elements."""
+    return re.sub(r"`([^`]*)`", r"<code>\1</code>", text)
+
+
+def command_lines(commands: Iterable[dict[str, Any]]) -> list[str]:
+    """The store's logged commands, each distinct one once in order of first use, with how often and
+    when it ran (a sweep resumed seed by seed logs the same command many times)."""
+    seen: dict[str, list[float | None]] = {}
+    for entry in commands:
+        seen.setdefault(entry["command"], []).append(entry.get("time"))
+
+    def stamp(seconds: float) -> str:
+        return time.strftime("%Y-%m-%d %H:%M", time.gmtime(seconds))
+
+    lines = []
+    for command, times in seen.items():
+        known = sorted(t for t in times if t is not None)
+        when = ("" if not known else stamp(known[0]) if len(known) == 1
+                else f"{stamp(known[0])} to {stamp(known[-1])}")
+        count = f"{len(times)}×" if len(times) > 1 else ""
+        note = ", ".join(part for part in (count, when and f"{when} UTC") if part)
+        lines.append(f"`{command}`" + (f" ({note})" if note else ""))
+    return lines
+
+
 def _label(entry: dict[str, Any]) -> str:
     """A run's policy label (the policy key when the suite gave none)."""
     return entry["spec"]["label"] or entry["spec"]["policy"]
@@ -385,12 +410,13 @@ def _append_runs_and_provenance(root: Path, entries: list[dict[str, Any]], comma
            "- runs computed on (results can round differently on another CPU):"]
     md += [f"  - {host}: {count} runs" for host, count in hosts]
     md += [f"- generated {time.strftime('%Y-%m-%d %H:%M:%S %Z')}", "- commands:"]
-    md += [f"  - `{c}`" for c in commands]
+    md += [f"  - {c}" for c in commands]
     md += ["", "Settings chosen by the grid search (on the tuning seeds):", "", "```json",
            json.dumps(chosen, indent=2), "```"]
     body.append("<h2>Provenance</h2><ul>" + f"<li>neuralbandits {html.escape(version)}</li>"
                 f"<li>report made on: {html.escape(machine)}</li>"
                 + "<li>runs computed on (results can round differently on another CPU):<ul>"
                 + "".join(f"<li>{html.escape(host)}: {count} runs</li>" for host, count in hosts) + "</ul></li>"
-                + "".join(f"<li><code>{html.escape(c)}</code></li>" for c in commands) + "</ul>"
+                + "<li>commands:<ul>" + "".join(f"<li>{_code_spans(html.escape(c))}</li>" for c in commands)
+                + "</ul></li></ul>"
                 f"<h3>Settings chosen by the grid search</h3><pre>{html.escape(json.dumps(chosen, indent=2))}</pre>")
