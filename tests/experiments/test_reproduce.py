@@ -148,9 +148,9 @@ def test_report_lists_each_command_once_with_how_often_and_when_it_ran(tmp_path:
                 {"command": "neuralbandits reproduce a.toml --seeds 1", "time": day + 3_600},
                 {"command": "neuralbandits run --env x"}]  # logged before times were
     assert command_lines(commands) == [
-        "`neuralbandits reproduce a.toml --seeds 1` (3×, 2026-11-24 06:00 to 2026-11-25 06:00 UTC)",
-        "`neuralbandits reproduce a.toml --seeds 2` (2026-11-24 06:01 UTC)",
-        "`neuralbandits run --env x`"]
+        ("neuralbandits reproduce a.toml --seeds 1", "3×, 2026-11-24 06:00 to 2026-11-25 06:00 UTC"),
+        ("neuralbandits reproduce a.toml --seeds 2", "2026-11-24 06:01 UTC"),
+        ("neuralbandits run --env x", "")]
     suite = Suite.from_toml(TINY)
     store = ResultStore(tmp_path)
     reproduce(suite, store, LocalBackend(1))

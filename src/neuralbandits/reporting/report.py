@@ -348,29 +348,19 @@ def run_hosts(entries: Iterable[dict[str, Any]]) -> list[tuple[str, int]]:
     return counts.most_common()
 
 
-def _code_spans(text: str) -> str:
-    """Markdown's `code` spans as HTML ``<code>`` elements."""
-    return re.sub(r"`([^`]*)`", r"<code>\1</code>", text)
-
-
-def command_lines(commands: Iterable[dict[str, Any]]) -> list[str]:
-    """The store's logged commands, each distinct one once in order of first use, with how often and
-    when it ran (a sweep resumed seed by seed logs the same command many times)."""
+def command_lines(commands: Iterable[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The store's logged commands, each distinct one once in order of first use, with a note of how
+    often and when it ran (a sweep resumed seed by seed logs the same command many times)."""
     seen: dict[str, list[float | None]] = {}
     for entry in commands:
         seen.setdefault(entry["command"], []).append(entry.get("time"))
-
-    def stamp(seconds: float) -> str:
-        return time.strftime("%Y-%m-%d %H:%M", time.gmtime(seconds))
-
     lines = []
     for command, times in seen.items():
-        known = sorted(t for t in times if t is not None)
-        when = ("" if not known else stamp(known[0]) if len(known) == 1
-                else f"{stamp(known[0])} to {stamp(known[-1])}")
-        count = f"{len(times)}×" if len(times) > 1 else ""
-        note = ", ".join(part for part in (count, when and f"{when} UTC") if part)
-        lines.append(f"`{command}`" + (f" ({note})" if note else ""))
+        known = sorted(time.strftime("%Y-%m-%d %H:%M", time.gmtime(t)) for t in times if t is not None)
+        parts = [f"{len(times)}×"] if len(times) > 1 else []
+        if known:
+            parts.append(" to ".join(sorted({known[0], known[-1]})) + " UTC")
+        lines.append((command, ", ".join(parts)))
     return lines
 
 
@@ -385,7 +375,7 @@ def _env_name(entry: dict[str, Any]) -> str:
     return env_label(entry["spec"]["env"], entry["spec"]["env_params"])
 
 
-def _append_runs_and_provenance(root: Path, entries: list[dict[str, Any]], commands: list[str], md: list[str],
+def _append_runs_and_provenance(root: Path, entries: list[dict[str, Any]], commands: list[tuple[str, str]], md: list[str],
                                 body: list[str], version: str) -> None:
     md += ["## Every run in the store", "",
            "| run id | suite | phase | env | policy | params | seed | status | final regret |",
@@ -410,13 +400,15 @@ def _append_runs_and_provenance(root: Path, entries: list[dict[str, Any]], comma
            "- runs computed on (results can round differently on another CPU):"]
     md += [f"  - {host}: {count} runs" for host, count in hosts]
     md += [f"- generated {time.strftime('%Y-%m-%d %H:%M:%S %Z')}", "- commands:"]
-    md += [f"  - {c}" for c in commands]
+    md += [f"  - `{command}`" + (f" ({note})" if note else "") for command, note in commands]
     md += ["", "Settings chosen by the grid search (on the tuning seeds):", "", "```json",
            json.dumps(chosen, indent=2), "```"]
     body.append("<h2>Provenance</h2><ul>" + f"<li>neuralbandits {html.escape(version)}</li>"
                 f"<li>report made on: {html.escape(machine)}</li>"
                 + "<li>runs computed on (results can round differently on another CPU):<ul>"
                 + "".join(f"<li>{html.escape(host)}: {count} runs</li>" for host, count in hosts) + "</ul></li>"
-                + "<li>commands:<ul>" + "".join(f"<li>{_code_spans(html.escape(c))}</li>" for c in commands)
+                + "<li>commands:<ul>" + "".join(f"<li><code>{html.escape(command)}</code>"
+                                                + (f" ({html.escape(note)})" if note else "") + "</li>"
+                                                for command, note in commands)
                 + "</ul></li></ul>"
                 f"<h3>Settings chosen by the grid search</h3><pre>{html.escape(json.dumps(chosen, indent=2))}</pre>")
