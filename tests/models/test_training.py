@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
@@ -107,3 +109,36 @@ def test_every_update_path_equals_one_torch_optimizer_per_member(kind: str) -> N
     for member in range(n):
         for name, value in bank.stacked().items():
             torch.testing.assert_close(value[member], singles[member][name].detach(), atol=1e-6, rtol=1e-5)
+
+
+def test_a_copied_or_converted_optimizer_steps_its_own_tensors() -> None:
+    """MaskedAdam keeps views of its members' rows between steps: a deep copy (a cloned policy) must
+    step the copy's tensors and leave the original alone, and a conversion to float64 (which swaps
+    the parameters' memory, not the objects) must step the new tensors."""
+    bank = LearnerBank(3, 6, network=NetworkConfig(width=4), identical=False, seed=5)
+    holder = torch.nn.ModuleDict({"bank": bank, "optimizer": MaskedAdam(bank, lr=0.1)})
+    members = torch.tensor([1, 4])
+    generator = torch.Generator().manual_seed(6)
+
+    def step(module: torch.nn.ModuleDict, grads: dict[str, torch.Tensor]) -> None:
+        module["optimizer"].step(module["bank"].stacked(), members, grads)
+
+    def draw(dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
+        return {n: torch.randn(2, *v.shape[1:], generator=generator).to(dtype) for n, v in bank.stacked().items()}
+
+    step(holder, draw())  # the views are made here
+    twin = copy.deepcopy(holder)
+    before = {n: v.detach().clone() for n, v in bank.stacked().items()}
+    grads = draw()
+    step(twin, grads)
+    assert all(torch.equal(v, before[n]) for n, v in bank.stacked().items())  # the original did not move
+    step(holder, grads)
+    for name, value in bank.stacked().items():
+        assert torch.equal(value, twin["bank"].stacked()[name])
+        assert not torch.equal(value[members], before[name][members])
+    holder.double()
+    before = {n: v.detach().clone() for n, v in bank.stacked().items()}
+    step(holder, draw(torch.float64))
+    for name, value in bank.stacked().items():
+        assert value.dtype == torch.float64 and not torch.equal(value[members], before[name][members])
+        assert torch.equal(value[[0, 2, 3, 5]], before[name][[0, 2, 3, 5]])

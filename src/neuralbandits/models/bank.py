@@ -114,7 +114,8 @@ class LearnerBank(nn.Module):
     # -- parameters -------------------------------------------------------------------------
     def stacked(self) -> dict[str, Tensor]:
         """Name → stacked parameter ``(M, …)`` (the trained tensors themselves)."""
-        return {n: self.params[_key(n)] for n in self.names}
+        params = self.params._parameters  # not ParameterDict's __getitem__: called at every training step
+        return {n: params[_key(n)] for n in self.names}
 
     def gather(self, member_ids: Tensor | None) -> dict[str, Tensor]:
         """Parameters of ``member_ids`` ``(N,)`` as ``(N, …)`` tensors (all members for ``None``)."""
@@ -195,32 +196,32 @@ class LearnerBank(nn.Module):
         return (torch.cat([losses for losses, _ in chunks]),
                 {n: torch.cat([grads[n] for _, grads in chunks]) for n in chunks[0][1]})
 
+    @torch.no_grad()
     def _chunk_loss_gradients(self, params: dict[str, Tensor], inputs: SampleInputs, targets: Tensor,
                               loss_fn: LossFn) -> tuple[Tensor, dict[str, Tensor]]:
-        with torch.no_grad():
-            bias = params.get("first.bias")
-            if inputs.block_ids is None:
-                hidden = first_layer_dense(params["first.weight"], bias, inputs.features)
-            else:
-                hidden = first_layer_one_block(params["first.weight"], bias, inputs.features,
-                                               inputs.block_ids, self.n_blocks)
-            tail = {n: params[n] for n in self._tail_names}
-            values, activations = tail_forward(hidden, tail)
+        bias = params.get("first.bias")
+        if inputs.block_ids is None:
+            hidden = first_layer_dense(params["first.weight"], bias, inputs.features)
+        else:
+            hidden = first_layer_one_block(params["first.weight"], bias, inputs.features,
+                                           inputs.block_ids, self.n_blocks)
+        tail = {n: params[n] for n in self._tail_names}
+        values, activations = tail_forward(hidden, tail)
         derivative = getattr(loss_fn, "derivative", None)
         if derivative is not None:
             losses = loss_fn(values, targets).mean(1)
             upstream = derivative(values, targets) / values.shape[1]
-        else:
+        else:  # ∂loss/∂f from autograd, on the (N, S) predictions only
             with torch.enable_grad():
                 predictions = values.requires_grad_()
                 losses = loss_fn(predictions, targets).mean(1)
                 (upstream,) = torch.autograd.grad(losses.sum(), predictions)
-        with torch.no_grad():
-            delta, grads = tail_backward(tail, activations, upstream)
-            grads["first.weight"] = first_layer_gradient(delta, inputs.features, inputs.block_ids, self.n_blocks)
-            if bias is not None:
-                grads["first.bias"] = delta.sum(1)
-        return losses.detach(), grads
+            losses = losses.detach()
+        delta, grads = tail_backward(tail, activations, upstream)
+        grads["first.weight"] = first_layer_gradient(delta, inputs.features, inputs.block_ids, self.n_blocks)
+        if bias is not None:
+            grads["first.bias"] = delta.sum(1)
+        return losses, grads
 
     def _hidden_arms(self, params: dict[str, Tensor], arms: ArmFeatures) -> Tensor:
         bias = params.get("first.bias")

@@ -9,8 +9,9 @@ outer product ``δ ⊗ x`` (see :mod:`neuralbandits.models.gradient_features`).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -210,9 +211,16 @@ def first_layer_gradient(delta: Tensor, features: Tensor, block_ids: Tensor | No
     return (features.transpose(1, 2) @ delta).transpose(1, 2).contiguous()
 
 
-def tail_layers(params: dict[str, Tensor]) -> list[int]:
-    """Indices ``i`` of the tail's linear layers (``tail.{i}.weight``), in order."""
-    return sorted(int(name.split(".")[1]) for name in params if name.startswith("tail.") and name.endswith("weight"))
+def tail_layers(params: Iterable[str]) -> tuple[int, ...]:
+    """Indices ``i`` of the tail's linear layers (``tail.{i}.weight``) among the names ``params``, in order."""
+    return _tail_layers(tuple(params))
+
+
+@functools.lru_cache(maxsize=64)
+def _tail_layers(names: tuple[str, ...]) -> tuple[int, ...]:
+    # cached: parsed at every training step otherwise
+    return tuple(sorted(int(name.split(".")[1]) for name in names
+                        if name.startswith("tail.") and name.endswith("weight")))
 
 
 def tail_forward(hidden: Tensor, params: dict[str, Tensor]) -> tuple[Tensor, list[Tensor]]:

@@ -110,7 +110,7 @@ class SampleBuffer(nn.Module):
         self.targets[start : start + n_new] = targets
         self.owners[link_start : link_start + n_links] = owners
         self.samples[link_start : link_start + n_links] = sample_of_owner + start
-        self.sizes += torch.tensor([n_new, n_links])
+        self.sizes.add_(torch.tensor([n_new, n_links]))
 
     def inputs(self, sample_ids: Tensor, blocks: bool) -> SampleInputs:
         return SampleInputs(self.features[sample_ids], self.block_ids[sample_ids] if blocks else None)
@@ -124,14 +124,17 @@ class SampleBuffer(nn.Module):
 
 def fused_adam(params: list[Tensor], grads: list[Tensor], first_moments: list[Tensor],
                second_moments: list[Tensor], steps: list[Tensor], *, lr: float,
-               betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
+               betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, increment: bool = True) -> None:
     """One ``torch.optim.Adam`` step (no weight decay) on each tensor of ``params`` in place, through
-    PyTorch's fused kernel; ``steps`` are 0-d float counters, one per tensor, which it increments.
+    PyTorch's fused kernel.  ``steps`` are 0-d float counters, one per tensor: with ``increment`` the
+    kernel's ``t`` is the counter + 1, written back as ``torch.optim.Adam`` does; without it the
+    counters already hold ``t`` and are only read (so tensors may share one).
 
     The kernel itself, as ``torch.optim.adam.adam(fused=True)`` calls it, without that function's
     checks and grouping of the lists by device and dtype (on a few small learners, a third of the
     update's time)."""
-    torch._foreach_add_(steps, 1)
+    if increment:
+        torch._foreach_add_(steps, 1)
     torch._fused_adam_(params, grads, first_moments, second_moments, [], steps, amsgrad=False, lr=lr,
                        beta1=betas[0], beta2=betas[1], weight_decay=0.0, eps=eps, maximize=False)
 
@@ -159,14 +162,16 @@ class MaskedAdam(nn.Module):
         super().__init__()
         self.lr, self.kind, self.betas, self.eps = lr, kind, betas, eps
         self.names = bank.names
+        self._keys = {name: name.replace(".", "__") for name in self.names}
         for name, value in bank.stacked().items():
             if kind == "adam":
                 self.register_buffer("m__" + name.replace(".", "__"), torch.zeros_like(value))
                 self.register_buffer("v__" + name.replace(".", "__"), torch.zeros_like(value))
         self.register_buffer("steps", torch.zeros(bank.n_members, dtype=torch.int64))
+        self._rows: dict[str, tuple] = {}  # name -> (where the tensors live, views of their member rows)
 
     def _moments(self, name: str) -> tuple[Tensor, Tensor]:
-        key = name.replace(".", "__")
+        key = self._keys[name]
         return self._buffers["m__" + key], self._buffers["v__" + key]
 
     @torch.no_grad()
@@ -190,26 +195,39 @@ class MaskedAdam(nn.Module):
         else:
             self._vectorised(params, grads, member_ids, every)
         if every:
-            self.steps += 1
+            self.steps.add_(1)
         else:
             self.steps[member_ids] = counts + 1
 
     def _fused(self, params: dict[str, Tensor], grads: dict[str, Tensor], ids: list[int] | None,
                counts: Tensor) -> None:
         """The fused kernel on each member's slices (``ids``) or on the whole tensors (``None``, one
-        shared count).  Every tensor gets its own step counter, a copy the kernel increments."""
+        shared count).  A member's tensors share one counter holding its ``t = count + 1``."""
         buckets: tuple[list[Tensor], ...] = ([], [], [], [])  # parameters, gradients, first and second moments
         for name in self.names:
             m, v = self._moments(name)
             if ids is None:
                 pieces = ([params[name]], [grads[name]], [m], [v])
             else:  # gradient row j belongs to member ids[j]
-                pieces = ([params[name][i] for i in ids], list(grads[name].unbind(0)), [m[i] for i in ids],
-                          [v[i] for i in ids])
+                rows = self._member_rows(name, params[name], m, v)
+                pieces = ([rows[0][i] for i in ids], list(grads[name].unbind(0)), [rows[1][i] for i in ids],
+                          [rows[2][i] for i in ids])
             for bucket, piece in zip(buckets, pieces):
                 bucket += piece
-        steps = counts.to(torch.float32).repeat(len(self.names)).unbind(0)  # a counter per tensor
-        fused_adam(*buckets, list(steps), lr=self.lr, betas=self.betas, eps=self.eps)
+        steps = (counts + 1).to(torch.float32).unbind(0)
+        fused_adam(*buckets, list(steps) * len(self.names), lr=self.lr, betas=self.betas, eps=self.eps,
+                   increment=False)
+
+    def _member_rows(self, name: str, param: Tensor, m: Tensor, v: Tensor) -> tuple[tuple[Tensor, ...], ...]:
+        """Each member's slice of ``param`` and of its moments, as views made once (a tensor index per
+        member and step cost as much as the fused kernel on ten small learners); made again when the
+        tensors' memory changes (a moved, converted or copied module)."""
+        key = (param.data_ptr(), m.data_ptr(), v.data_ptr(), param.dtype)  # `.data = …` keeps the object
+        cached = self._rows.get(name)
+        if cached is None or cached[0] != key:
+            cached = (key, (param.unbind(0), m.unbind(0), v.unbind(0)))
+            self._rows[name] = cached
+        return cached[1]
 
     def _vectorised(self, params: dict[str, Tensor], grads: dict[str, Tensor], member_ids: Tensor,
                     every: bool) -> None:
@@ -299,18 +317,23 @@ def train_members(
     # per-member draw ranges, gathered again only when early stopping drops members (a training step
     # at 50 small learners is mostly per-operation overhead)
     sizes, starts = counts[members, None].to(torch.float32), offsets[members, None]
+    losses = last_loss[members]  # (NaN: no step taken)
     for _ in range(schedule.n_steps):
         if members.numel() == 0:
             break
         draws = torch.rand(members.shape[0], schedule.batch_size, generator=generator)
         picks = (draws * sizes).long()
-        sample_ids = table[members[:, None], picks] if sample_table is not None else table[0, starts + picks]
         every = members.numel() == bank.n_members  # then members = 0 … M−1: no gather of the bank
+        if sample_table is None:
+            sample_ids = table[0, starts + picks]
+        else:  # row j of the table is member j when every member trains
+            sample_ids = table.gather(1, picks) if every else table[members[:, None], picks]
         losses, grads = bank.loss_gradients(None if every else members, buffer.inputs(sample_ids, blocks),
                                             buffer.targets[sample_ids], loss_fn)
         optimizer.step(params, members, grads)
-        last_loss[members] = losses
         keep = losses > schedule.early_stop_loss
         if not bool(keep.all()):
-            members, sizes, starts = members[keep], sizes[keep], starts[keep]
+            last_loss[members[~keep]] = losses[~keep]
+            members, sizes, starts, losses = members[keep], sizes[keep], starts[keep], losses[keep]
+    last_loss[members] = losses  # those still training: their last step's loss
     return last_loss

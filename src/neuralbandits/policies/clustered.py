@@ -152,7 +152,7 @@ class ClusteredLinearPolicy(ScorePolicy):
             groups, x = torch.zeros_like(actions), features[rows, actions]
             self.ridge.update(users, x, feedback.rewards)
         self.clusters.observe(users, groups, x, feedback.rewards)  # into the clusters as they were
-        self.rounds_seen += actions.shape[0]
+        self.rounds_seen.add_(actions.shape[0])
         return users
 
 

@@ -329,8 +329,8 @@ class CCBM(SlatePolicy):
                           feedback.rewards.reshape(-1))
         self.decisions.index_add_(0, members, torch.ones_like(members))
         self.observations.index_add_(0, members, torch.full_like(members, actions.shape[1]))
-        self.rounds += 1
-        self.rounds_seen += actions.shape[0]
+        self.rounds.add_(1)
+        self.rounds_seen.add_(actions.shape[0])
 
 
 @register("ccmab")
@@ -378,7 +378,7 @@ class RandomSlate(SlatePolicy):
 
     def update(self, feedback: Feedback) -> None:
         self.check_slates(feedback)
-        self.rounds_seen += feedback.actions.shape[0]
+        self.rounds_seen.add_(feedback.actions.shape[0])
 
 
 class OracleSlate(SlatePolicy):
@@ -401,7 +401,7 @@ class OracleSlate(SlatePolicy):
         return Selection(actions=slates, scores=means.masked_fill(~mask, float("-inf")))
 
     def update(self, feedback: Feedback) -> None:
-        self.rounds_seen += feedback.actions.shape[0]
+        self.rounds_seen.add_(feedback.actions.shape[0])
 
 
 class _ScoredSlate(SlatePolicy):
@@ -443,7 +443,7 @@ class _ScoredSlate(SlatePolicy):
         samples = Context(arm_features=self.scorer_features(plays))
         self.scorer.update(Feedback(samples, torch.zeros(plays.shape[0], dtype=torch.int64),
                                     feedback.rewards.reshape(-1).to(plays.dtype)))
-        self.rounds_seen += actions.shape[0]
+        self.rounds_seen.add_(actions.shape[0])
 
 
 @register("linucb-slate")

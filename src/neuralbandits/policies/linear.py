@@ -54,7 +54,7 @@ class LinearEstimatorPolicy(ScorePolicy):
         else:
             rows = torch.arange(actions.shape[0])
             self.ridge.update(torch.zeros_like(actions), features[rows, actions], feedback.rewards)
-        self.rounds_seen += actions.shape[0]
+        self.rounds_seen.add_(actions.shape[0])
 
 
 @register("linucb")

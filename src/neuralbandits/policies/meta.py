@@ -389,7 +389,7 @@ class MCNB(ScorePolicy):
         ``owners`` only with ``keep_links`` (the faithful mode lists ``T^u`` in ``user_samples``
         instead: every sample joins the whole cluster, up to ``n`` links a round, 3.2 GB of links
         after 10 000 rounds at 20 000 users)."""
-        self.mu += torch.bincount(owners, minlength=self.info.n_users)
+        self.mu.add_(torch.bincount(owners, minlength=self.info.n_users))
         links = (owners, rows) if keep_links else (owners[:0], rows[:0])
         arms = context.arm_features
         if isinstance(arms, BlockArms):
@@ -414,9 +414,11 @@ class MCNB(ScorePolicy):
         # grown by doubling: a copy of the whole queue every round was the round's largest cost at
         # n = 20 000 (every user is in the cluster, so 20 000 rows a round)
         start = int(self.meta_steps[1])
-        self.meta_queue = grow_rows(self.meta_queue, start + len(queued))
-        self.meta_queue[start : start + len(queued)] = queued
-        self.meta_steps += torch.tensor([actions.shape[0], len(queued)])
+        queue = grow_rows(self.meta_queue, start + len(queued))
+        if queue is not self.meta_queue:  # (a module's attribute assignment costs as much as a small op)
+            self.meta_queue = queue
+        queue[start : start + len(queued)] = queued
+        self.meta_steps.add_(torch.tensor([actions.shape[0], len(queued)]))
         # lines 14–18: (x_t, r_t) goes to every member of the cluster (or to u_t alone)
         if self.append_to == "cluster":
             row, owner = chosen.nonzero(as_tuple=True)
@@ -424,7 +426,7 @@ class MCNB(ScorePolicy):
             row, owner = rows, self.user_ids(context)
         self._append(context, actions, feedback.rewards, owner, row)
         start = int(self.rounds_seen)
-        self.rounds_seen += actions.shape[0]
+        self.rounds_seen.add_(actions.shape[0])
         if any(self.schedule.is_training_round(t) for t in range(start + 1, int(self.rounds_seen) + 1)):
             self.train()
 

@@ -244,7 +244,7 @@ class MCNBReference(MCNB):
         self._store(context, actions, feedback.rewards, users, rows)  # T^{u_t} only
         for user in users.tolist():
             t = int(self.rounds_seen)  # 0-based index of this round, as the code's schedule
-            self.rounds_seen += 1
+            self.rounds_seen.add_(1)
             if self.schedule.is_training_round(t):
                 self.train_reference(user)
 

@@ -152,7 +152,7 @@ class NeuralEstimatorPolicy(ScorePolicy):
     def update(self, feedback: Feedback) -> None:
         self._record(feedback)
         start = int(self.rounds_seen) // self.streams  # the schedule counts rounds of one stream
-        self.rounds_seen += feedback.actions.shape[0]
+        self.rounds_seen.add_(feedback.actions.shape[0])
         if any(self.schedule.is_training_round(t) for t in range(start + 1, int(self.rounds_seen) // self.streams + 1)):
             self.train()
 

@@ -87,7 +87,7 @@ class NeuralLinear(PolicyBase):
         self._buffers["sample_users"] = grow_rows(self.sample_users, self.buffer.n_samples)
         self.sample_users[start : self.buffer.n_samples] = self.user_ids(context)
         first = int(self.rounds_seen)
-        self.rounds_seen += actions.shape[0]
+        self.rounds_seen.add_(actions.shape[0])
         if any(self.schedule.is_training_round(t) for t in range(first + 1, int(self.rounds_seen) + 1)):
             self.train()
 

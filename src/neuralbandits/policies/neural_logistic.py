@@ -176,7 +176,7 @@ class LogisticUCBPolicy(ScorePolicy):
         self._cache = None
         self.record(context, actions, feedback.rewards, logits, features)
         start = int(self.rounds_seen)
-        self.rounds_seen += actions.shape[0]
+        self.rounds_seen.add_(actions.shape[0])
         for t in range(start + 1, int(self.rounds_seen) + 1):
             self.after_record(t)
         self._append_trace(int(self.rounds_seen))
@@ -203,7 +203,7 @@ class LogisticUCBPolicy(ScorePolicy):
             self._buffers["trace"] = grown
         radius, log_det = self._last
         self.trace[row] = torch.tensor([t, float(self.lambda_t), log_det, radius], dtype=torch.float64)
-        self.n_trace += 1
+        self.n_trace.add_(1)
 
     def diagnostics(self) -> dict[str, np.ndarray]:
         """Per learned round ``t = 1..rounds_seen``: ``t``, ``lambda_t``, ``effective_dim`` (``D_t``) and

@@ -30,7 +30,7 @@ class RandomPolicy(PolicyBase):
         return Selection(actions=actions, scores=scores, probabilities=1.0 / available[:, 0])
 
     def update(self, feedback: Feedback) -> None:
-        self.rounds_seen += feedback.context.batch_size
+        self.rounds_seen.add_(feedback.context.batch_size)
 
 
 class GreedyOracle(PolicyBase):
@@ -47,4 +47,4 @@ class GreedyOracle(PolicyBase):
         return Selection(actions=argmax_random_ties(scores, self.generator), scores=scores)
 
     def update(self, feedback: Feedback) -> None:
-        self.rounds_seen += feedback.context.batch_size
+        self.rounds_seen.add_(feedback.context.batch_size)
