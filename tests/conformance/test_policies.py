@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
@@ -96,6 +98,16 @@ class TestPolicyContract:
         save_policy(policy, tmp_path / "policy.pt")
         restored = load_policy(tmp_path / "policy.pt")
         assert play(restored, info, 9, seed=7) == play(policy, info, 9, seed=7)
+
+    def test_a_deep_copy_continues_exactly_and_independently(self, key: str, problem: str) -> None:
+        """A copy mid-stream (to fork a policy, or to time one step from a fixed state) makes the
+        original's next choices, and playing it leaves the original untouched."""
+        info = PROBLEMS[problem]
+        policy = build(key, info, seed=5)
+        play(policy, info, 7, seed=6)
+        twin = copy.deepcopy(policy)
+        twin_choices = play(twin, info, 9, seed=7)
+        assert play(policy, info, 9, seed=7) == twin_choices
 
     def test_clone_repr_and_docstring(self, key: str, problem: str) -> None:
         policy = build(key, PROBLEMS[problem])

@@ -20,7 +20,8 @@ def test_mcnb_breakdown_reports_the_table_1_keys() -> None:
     from neuralbandits.experiments.benchmark import mcnb_breakdown
 
     row = mcnb_breakdown(6, rounds=2, warmup=1, width=8)
-    for key in ("clustering_s", "meta_adaptation_s", "user_training_s", "round_s", "clustering_floor_s"):
+    for key in ("clustering_s", "meta_adaptation_s", "user_training_s", "meta_replay_s", "round_s",
+                "clustering_floor_s"):
         assert row[key] > 0
     assert row["round_s"] >= row["user_training_s"]
     # the later schedule trains ten times less often: the same round cost plus a tenth of the training

@@ -366,18 +366,19 @@ def bench_mcnb(
     sizes = guarded(lambda: [int(u) for u in users.split(",")])
     if rounds < 1 or jobs < 1 or any(n < 1 for n in sizes):
         fail("--users must list positive integers and --rounds and --jobs must be >= 1.")
-    header = (f"{'n':>7}{'clustering':>12}{'meta adapt':>12}{'user train':>12}{'round':>10}"
+    header = (f"{'n':>7}{'clustering':>12}{'meta adapt':>12}{'user train':>12}{'meta replay':>13}{'round':>10}"
               f"{'round>1000':>12}{'round served':>14}{'floor':>10}")
     typer.echo(header + f"\n(seconds per round with {jobs} job(s) and {threads} PyTorch thread(s), all n learners "
-                        "training every 10 rounds; round>1000: every 100 "
-                        "rounds; round served: only the served users' learners train; floor: user "
-                        "parameters read / memory bandwidth)")
+                        "training every 10 rounds; meta replay: a round's line-13 step replayed at "
+                        "training; round>1000: training every 100 rounds; round served: only the served "
+                        "users' learners train; floor: user parameters read / memory bandwidth)")
     rows = []
     for n in sizes:
         row = mcnb_breakdown(n, rounds=rounds, n_jobs=jobs)
         rows.append(row)
         typer.echo(f"{n:>7}{row['clustering_s']:>12.4f}{row['meta_adaptation_s']:>12.4f}"
-                   f"{row['user_training_s']:>12.4f}{row['round_s']:>10.4f}{row['round_after_switch_s']:>12.4f}"
+                   f"{row['user_training_s']:>12.4f}{row['meta_replay_s']:>13.4f}{row['round_s']:>10.4f}"
+                   f"{row['round_after_switch_s']:>12.4f}"
                    f"{row['round_served_s']:>14.4f}{row['clustering_floor_s']:>10.5f}")
     if json_path is not None:
         payload = {"threads": threads, "jobs": jobs, "d": 10, "K": 10, "m": 100,

@@ -6,6 +6,7 @@ compared with a reference (a Python loop over separate ``nn.Module``s) measured 
 
 from __future__ import annotations
 
+import copy
 import inspect
 import statistics
 import time
@@ -92,8 +93,9 @@ def mcnb_breakdown(n_users: int, *, rounds: int = 50, warmup: int = 30, dim: int
 
     ``clustering_s`` (line 7, one forward of the whole user bank), ``meta_adaptation_s`` (Alg. 2 for
     every arm), ``user_training_s`` (one training of the grown user-learners, amortised over the
-    paper's schedule: one training every 10 rounds in the first 1000), ``round_s`` (select + step +
-    update without training, plus the amortised training) and ``round_after_switch_s`` (the same
+    paper's schedule: one training every 10 rounds in the first 1000), ``meta_replay_s`` (the replay
+    of one round's line-13 meta step at the next training), ``round_s`` (select + step + update
+    without training, plus the replay and the amortised training) and ``round_after_switch_s`` (the same
     with the schedule's later period, one training every 100 rounds).  The environment gives every
     user the same initialisation and data, so every cluster is every user and all ``n`` learners
     train: the faithful worst case.  ``user_training_served_s`` and ``round_served_s`` are the same
@@ -108,6 +110,8 @@ def mcnb_breakdown(n_users: int, *, rounds: int = 50, warmup: int = 30, dim: int
     env = ClusteredEnv(n_users=n_users, n_clusters=5, n_arms=n_arms, dim=dim)
     policy = build_policy("mcnb", env.info, seed=seed, width=width, train_every=10**9,
                           train_switch_at=10**9, train_every_after=10**9, n_jobs=n_jobs)
+    defaults = inspect.signature(MCNB.__init__).parameters  # the paper's schedule: every 10, then 100
+    period, period_after = defaults["train_every"].default, defaults["train_every_after"].default
     context = env.reset(seed=seed)
     clustering, adaptation, rounds_s = [], [], []
     for step in range(warmup + rounds):
@@ -126,19 +130,29 @@ def mcnb_breakdown(n_users: int, *, rounds: int = 50, warmup: int = 30, dim: int
             clustering.append(middle - start)
             adaptation.append(end - middle)
             rounds_s.append(round_end - round_start)
-    defaults = inspect.signature(MCNB.__init__).parameters  # the paper's schedule: every 10, then 100
-    period, period_after = defaults["train_every"].default, defaults["train_every_after"].default
+        if step == warmup + rounds - period - 1:  # (untimed) the last period's line-13 steps stay queued
+            policy.train()
     served = torch.randperm(n_users, generator=torch.Generator().manual_seed(seed))[:period]
 
-    def train(users: Tensor) -> None:
-        policy.pending.zero_()
-        policy.pending[users] = True
-        policy.train()
+    def train(users: Tensor, *, replay: bool = False) -> float:
+        """Seconds of one training from the state after the last round, on a copy (every repeat starts
+        from the same state): the learners of ``users``, or the queued meta steps with ``replay``."""
+        trial = copy.deepcopy(policy)
+        trial.pending.zero_()
+        trial.pending[users] = True
+        if not replay:
+            trial.meta_steps.zero_()
+        start = time.perf_counter()
+        trial.train()
+        return time.perf_counter() - start
 
     # the faithful worst case: every user with data grew (here every cluster is every user)
-    training = _median_seconds(lambda: train(policy.mu.nonzero().squeeze(1)), 3)
+    training = statistics.median(train(policy.mu.nonzero().squeeze(1)) for _ in range(3))
     # the official code's case (append_to="served"): only the users served in the period grew
-    training_served = _median_seconds(lambda: train(served), 3)
+    training_served = statistics.median(train(served) for _ in range(3))
+    # line 13 queues one meta step a round, replayed once at the next training round
+    queued = int(policy.meta_steps[0])
+    replay = statistics.median(train(served[:0], replay=True) for _ in range(3)) / max(queued, 1)
     bytes_read = n_users * policy.users.n_params * 4
     bandwidth = read_bandwidth_gbs()
     return {
@@ -147,10 +161,11 @@ def mcnb_breakdown(n_users: int, *, rounds: int = 50, warmup: int = 30, dim: int
         "meta_adaptation_s": statistics.median(adaptation),
         "user_training_s": training / period,
         "user_training_call_s": training,
-        "round_s": statistics.median(rounds_s) + training / period,
-        "round_after_switch_s": statistics.median(rounds_s) + training / period_after,
+        "meta_replay_s": replay,
+        "round_s": statistics.median(rounds_s) + replay + training / period,
+        "round_after_switch_s": statistics.median(rounds_s) + replay + training / period_after,
         "user_training_served_s": training_served / period,
-        "round_served_s": statistics.median(rounds_s) + training_served / period,
+        "round_served_s": statistics.median(rounds_s) + replay + training_served / period,
         "clustering_floor_s": bytes_read / (bandwidth * 1e9),
         "read_bandwidth_gbs": bandwidth,
     }

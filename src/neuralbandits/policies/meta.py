@@ -157,8 +157,9 @@ class MCNB(ScorePolicy):
         self.check_params()
         self._build()
 
-    def __new__(cls, info: ProblemInfo, **params: object) -> "MCNB":
+    def __new__(cls, *args: object, **params: object) -> "MCNB":
         # mode="reference" is the official code's algorithm: another class, the same parameters
+        # (no required argument: copy and pickle create the object without any)
         if cls is MCNB and params.get("mode") == "reference":
             from neuralbandits.policies.meta_reference import MCNBReference
 
@@ -331,7 +332,7 @@ class MCNB(ScorePolicy):
         """One arm per row under its own parameters (name → ``(R, …)``, ``"first.weight"`` the part of
         ``W_1`` the arm reads): values ``(R,)``, ``δ = ∂f/∂(W_1 x)`` ``(R, m)`` and the other layers'
         gradients ``(R, p_rest)``.  The first-layer gradient is ``δ xᵀ`` (never formed)."""
-        hidden = torch.einsum("rmd,rd->rm", params["first.weight"], inputs)
+        hidden = (params["first.weight"] @ inputs[:, :, None]).squeeze(-1)  # the einsum's product, without its planning
         tail = {name: params[name] for name in self.names if name.startswith("tail.")}
         values, activations = tail_forward(hidden[:, None], tail)
         delta, tail_grads = tail_backward(tail, activations, torch.ones_like(values))
