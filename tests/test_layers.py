@@ -11,7 +11,7 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "neuralbandits"
 LAYER = {
-    "types": 0, "rng": 0, "registry": 0, "validation": 0,
+    "types": 0, "rng": 0, "registry": 0, "validation": 0, "allocator": 0,
     "datasets": 1, "models": 1,
     "envs": 2, "policies": 2,
     "experiments": 3,

@@ -7,6 +7,7 @@ import copy
 import pytest
 import torch
 
+from neuralbandits.models import training
 from neuralbandits.models.bank import LearnerBank
 from neuralbandits.models.networks import NetworkConfig
 from neuralbandits.models.training import MaskedAdam, SampleBuffer, TrainSchedule, train_members
@@ -83,11 +84,13 @@ def test_a_sample_table_trains_exactly_like_the_buffer_links() -> None:
                                        seed=2).stacked()["first.weight"][0])  # it did train
 
 
-@pytest.mark.parametrize("kind", ["adam", "sgd"])
-def test_every_update_path_equals_one_torch_optimizer_per_member(kind: str) -> None:
+@pytest.mark.parametrize("kind,views_limit", [("adam", 4096), ("adam", 1), ("sgd", 4096)])
+def test_every_update_path_equals_one_torch_optimizer_per_member(kind: str, views_limit: int,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """Few members (fused on slices), all with equal counts (fused on whole tensors), many of them
     (vectorised on gathered rows) and all with unequal counts (vectorised in place): each member must
-    end where its own torch optimiser takes it."""
+    end where its own torch optimiser takes it, whether the slices' views are kept or made again."""
+    monkeypatch.setattr(training, "MEMBER_VIEWS_LIMIT", views_limit)
     n = 40  # above FUSED_MEMBER_LIMIT, so the vectorised paths run too
     bank = LearnerBank(2, n, network=NetworkConfig(width=3, bias=True), identical=False, seed=3)
     optimizer = MaskedAdam(bank, lr=0.05, kind=kind)
@@ -96,7 +99,8 @@ def test_every_update_path_equals_one_torch_optimizer_per_member(kind: str) -> N
     make = torch.optim.Adam if kind == "adam" else torch.optim.SGD
     references = [make(list(single.values()), lr=0.05) for single in singles]
     generator = torch.Generator().manual_seed(4)
-    subsets = [torch.arange(n), torch.tensor([5, 17, 39]), torch.arange(10, 35), torch.arange(n)]
+    subsets = [torch.arange(n), torch.tensor([5, 17, 39]), torch.arange(10, 35), torch.tensor([2, 5, 17]),
+               torch.arange(n)]
     for members in subsets:
         grads = {name: torch.randn(members.numel(), *value.shape[1:], generator=generator)
                  for name, value in bank.stacked().items()}
@@ -105,7 +109,7 @@ def test_every_update_path_equals_one_torch_optimizer_per_member(kind: str) -> N
             for name, value in singles[member].items():
                 value.grad = grads[name][row].clone()
             references[member].step()
-    assert optimizer.steps[:5].tolist() == [2, 2, 2, 2, 2] and optimizer.steps[5] == 3
+    assert optimizer.steps[:5].tolist() == [2, 2, 3, 2, 2] and optimizer.steps[5] == 4
     for member in range(n):
         for name, value in bank.stacked().items():
             torch.testing.assert_close(value[member], singles[member][name].detach(), atol=1e-6, rtol=1e-5)

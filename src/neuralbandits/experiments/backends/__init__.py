@@ -35,10 +35,12 @@ def execute(job: RunSpec) -> Outcome:
     try:
         import torch
 
+        from neuralbandits.allocator import keep_freed_memory
         from neuralbandits.experiments.runner import run_policy
         from neuralbandits.policies import build_policy
 
         torch.set_num_threads(1)
+        keep_freed_memory()  # (once per worker process)
         env = _environment(job.env, canonical_json(dict(job.env_params)))
         env_seed, policy_seed = run_seeds(job.seed)
         policy = build_policy(job.policy, env.info, seed=policy_seed, **dict(job.params))
