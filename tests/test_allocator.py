@@ -38,5 +38,5 @@ def test_freed_blocks_are_reused_instead_of_faulted_in_again() -> None:
     if not keep_freed_memory():
         pytest.skip("the C library is not glibc")
     default, kept = page_faults("default"), page_faults("keep")
-    # by default most activations are fresh pages every step (~2 500 faults a step on our VM)
+    # by default most activations are fresh pages at every step (~2 500 faults a step on our VM)
     assert kept * 2 < default, (kept, default)

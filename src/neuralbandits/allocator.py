@@ -1,18 +1,19 @@
 """Freed memory kept for reuse: glibc's ``malloc`` tuned for tensors that come and go every step.
 
 PyTorch's CPU tensors come from ``malloc``.  By default glibc serves a block above 128 KB with a
-fresh ``mmap`` (raising that threshold only as such blocks are freed) and hands the free memory at
-the top of its heap back to the system once more than 128 KB of it is free.  A training step that
-allocates a few megabytes of activations and frees them then touches fresh pages every step, and
-each page costs a fault: one M-CNB meta step over 20 000 samples took 9.8 ms with 3 500 page faults,
-3.4 ms with 330 once freed memory is kept (one batched gradient of a learner bank, measured on a
-2-core VM); one training of 20 000 user-learners, 0.55 → 0.37 s.  Where the blocks come from never
-changes a result: PyTorch aligns every CPU tensor the same way.
+fresh ``mmap`` (raising that threshold, up to 32 MB, as such blocks are freed) and hands the free
+memory at the top of its heap back to the system once more than twice that threshold is free.  A
+training step that allocates megabytes of activations and gradients and frees them then touches
+fresh pages at every step, each at the cost of a page fault: one M-CNB meta step over 20 000
+samples took 9.8 ms with 3 500 page faults, 3.4 ms with 330 once freed memory is kept (one batched
+gradient of a learner bank, on a 2-core VM); one training of 20 000 M-CNB user-learners (whose
+gradients are 80 MB), 5.7 s against 4.0 s.  Where a block comes from never changes a result:
+PyTorch aligns every CPU tensor the same way.
 
-:func:`keep_freed_memory` keeps blocks up to 32 MB on the heap (glibc's largest ``mmap`` threshold)
-and up to 1 GB of freed memory for reuse.  The command line and the workers of a sweep call it; a
-program that uses the library directly may call it once at start.  The cost is memory: a process
-keeps up to that much of what it freed instead of returning it.
+:func:`keep_freed_memory` serves blocks up to 512 MB from the heap (32 MB where an older glibc
+allows no more) and keeps up to 1 GB of freed memory for reuse.  The command line and the workers
+of a sweep call it; a program that uses the library directly may call it once at start.  The cost
+is memory: a process keeps up to that much of what it freed instead of returning it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import ctypes.util
 from functools import lru_cache
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's <malloc.h>
-MMAP_THRESHOLD = 32 * 2**20
+MMAP_THRESHOLDS = (512 * 2**20, 32 * 2**20)  # the first one glibc accepts (before 2.26: at most 32 MB)
 TRIM_THRESHOLD = 2**30
 
 
@@ -35,6 +36,8 @@ def keep_freed_memory() -> bool:
         mallopt = libc.mallopt
     except (OSError, AttributeError):
         return False
-    # mallopt returns 1 on success; the mmap threshold first, since setting it stops glibc's own
-    # adjustment of both thresholds
-    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+    # mallopt returns 1 on success; setting the mmap threshold stops glibc's own adjustment of both
+    # thresholds, so it comes first
+    if not any(mallopt(M_MMAP_THRESHOLD, threshold) for threshold in MMAP_THRESHOLDS):
+        return False
+    return bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
