@@ -67,6 +67,12 @@ def grow_rows(buffer: Tensor, needed: int) -> Tensor:
     return grown
 
 
+def take_rows(values: Tensor, ids: Tensor) -> Tensor:
+    """``values[ids]`` for integer ``ids`` of any shape, by ``index_select`` (half the time of advanced
+    indexing on a step's 50 × 16 sample ids)."""
+    return values.index_select(0, ids.reshape(-1)).view(*ids.shape, *values.shape[1:])
+
+
 class SampleBuffer(nn.Module):
     """Growing storage of ``(input, block id, target)`` samples and ``(owner, sample)`` links."""
 
@@ -113,7 +119,13 @@ class SampleBuffer(nn.Module):
         self.sizes.add_(torch.tensor([n_new, n_links]))
 
     def inputs(self, sample_ids: Tensor, blocks: bool) -> SampleInputs:
-        return SampleInputs(self.features[sample_ids], self.block_ids[sample_ids] if blocks else None)
+        """The network inputs of samples ``sample_ids`` (any shape)."""
+        return SampleInputs(take_rows(self.features, sample_ids),
+                            take_rows(self.block_ids, sample_ids) if blocks else None)
+
+    def targets_of(self, sample_ids: Tensor) -> Tensor:
+        """The targets of samples ``sample_ids`` (any shape)."""
+        return take_rows(self.targets, sample_ids)
 
     def grouped_links(self) -> tuple[Tensor, Tensor]:
         """Links sorted by owner (stable): ``(owners, samples)``."""
@@ -340,7 +352,7 @@ def train_members(
         else:  # row j of the table is member j when every member trains
             sample_ids = table.gather(1, picks) if every else table[members[:, None], picks]
         losses, grads = bank.loss_gradients(None if every else members, buffer.inputs(sample_ids, blocks),
-                                            buffer.targets[sample_ids], loss_fn)
+                                            buffer.targets_of(sample_ids), loss_fn)
         optimizer.step(params, members, grads)
         keep = losses > schedule.early_stop_loss
         if not bool(keep.all()):

@@ -288,8 +288,8 @@ class MCNB(ScorePolicy):
             weights = weights.new_zeros(weights.shape[0], max(n_stored, 1)).scatter_add_(1, ids, weights)
             weights = weights[:, :n_stored]
             ids = torch.arange(n_stored)[None]
-        block_ids = self.buffer.block_ids[ids] if self.blocked else None
-        return weights, self.buffer.features[ids], block_ids, self.buffer.targets[ids]
+        inputs = self.buffer.inputs(ids, self.blocked)
+        return weights, inputs.features, inputs.block_ids, self.buffer.targets_of(ids)
 
     def _arm_blocks(self, weight: Tensor, arm_blocks: Tensor | None, rows: int) -> Tensor:
         """The part of ``W_1`` ``(m, d)`` that row ``r``'s arm reads: block ``arm_blocks[r]`` ``(R, m, d_x)``
@@ -441,7 +441,7 @@ class MCNB(ScorePolicy):
             if sample_ids.numel() == 0:
                 continue
             _, grads = self.meta.loss_gradients(None, self.buffer.inputs(sample_ids[None], self.blocked),
-                                                self.buffer.targets[sample_ids][None], half_squared_loss)
+                                                self.buffer.targets_of(sample_ids[None]), half_squared_loss)
             self.meta_optimizer.step(params, zero, grads)
         self.meta_steps.zero_()
         train_members(self.users, self.user_optimizer, self.buffer, self.pending.nonzero().squeeze(1),
