@@ -10,8 +10,8 @@ gradient of a learner bank, on a 2-core VM); one training of 20 000 M-CNB user-l
 gradients are 80 MB), 5.7 s against 4.0 s.  Where a block comes from never changes a result:
 PyTorch aligns every CPU tensor the same way.
 
-:func:`keep_freed_memory` serves blocks up to 512 MB from the heap (32 MB where an older glibc
-allows no more) and keeps up to 1 GB of freed memory for reuse.  The command line and the workers
+:func:`keep_freed_memory` serves blocks up to 512 MB from the heap (32 MB where a glibc allows
+no more) and keeps up to 1 GB of freed memory for reuse.  The command line and the workers
 of a sweep call it; a program that uses the library directly may call it once at start.  The cost
 is memory: a process keeps up to that much of what it freed instead of returning it.
 """
@@ -23,7 +23,7 @@ import ctypes.util
 from functools import lru_cache
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's <malloc.h>
-MMAP_THRESHOLDS = (512 * 2**20, 32 * 2**20)  # the first one glibc accepts (before 2.26: at most 32 MB)
+MMAP_THRESHOLDS = (512 * 2**20, 32 * 2**20)  # the first one glibc accepts (older ones: at most 32 MB)
 TRIM_THRESHOLD = 2**30
 
 

@@ -181,8 +181,8 @@ class MaskedAdam(nn.Module):
         self._keys = {name: name.replace(".", "__") for name in self.names}
         for name, value in bank.stacked().items():
             if kind == "adam":
-                self.register_buffer("m__" + name.replace(".", "__"), torch.zeros_like(value))
-                self.register_buffer("v__" + name.replace(".", "__"), torch.zeros_like(value))
+                self.register_buffer("m__" + self._keys[name], torch.zeros_like(value))
+                self.register_buffer("v__" + self._keys[name], torch.zeros_like(value))
         self.register_buffer("steps", torch.zeros(bank.n_members, dtype=torch.int64))
         self._rows: dict[str, tuple] = {}  # name -> (where the tensors live, member -> views of its rows)
 
